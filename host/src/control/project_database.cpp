@@ -1,0 +1,75 @@
+#include "control/project_database.hpp"
+
+#include "db/pg.hpp"
+
+namespace alpaca {
+
+void ensure_api_roles(db::Connection& conn) {
+  // CREATE ROLE has no IF NOT EXISTS; two hosts may race, hence the exception handlers.
+  conn.exec(R"sql(
+DO $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT * FROM (VALUES ('anon', ''), ('authenticated', ''),
+                                 ('service_role', ' BYPASSRLS')) AS t(name, extra) LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT%s', r.name, r.extra);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+      END;
+    END IF;
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       AND NOT pg_has_role(current_user, r.name, 'MEMBER') THEN
+      EXECUTE format('GRANT %I TO %I', r.name, current_user);
+    END IF;
+  END LOOP;
+END
+$$)sql");
+}
+
+void provision_project_database(db::Connection& conn) {
+  conn.exec("BEGIN");
+  try {
+    conn.exec(R"sql(
+CREATE SCHEMA IF NOT EXISTS auth;
+CREATE SCHEMA IF NOT EXISTS storage;
+CREATE SCHEMA IF NOT EXISTS extensions;
+GRANT USAGE ON SCHEMA public, auth, storage, extensions TO anon, authenticated, service_role;
+GRANT ALL ON SCHEMA public TO service_role;
+
+-- Supabase's helpers: claims come from request.jwt.claims (PostgREST >= 9) or the older
+-- per-claim settings.
+CREATE OR REPLACE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('request.jwt.claim', true), ''),
+                  nullif(current_setting('request.jwt.claims', true), ''))::jsonb
+$$;
+CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
+                  (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid
+$$;
+CREATE OR REPLACE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('request.jwt.claim.role', true), ''),
+                  (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role'))::text
+$$;
+CREATE OR REPLACE FUNCTION auth.email() RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('request.jwt.claim.email', true), ''),
+                  (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email'))::text
+$$;
+GRANT EXECUTE ON FUNCTION auth.jwt(), auth.uid(), auth.role(), auth.email()
+  TO anon, authenticated, service_role;
+
+-- Tables, sequences and functions made in public are reachable by the API roles, subject to
+-- RLS and to grants revoked later (Supabase's defaults).
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO anon, authenticated, service_role;
+)sql");
+    conn.exec("COMMIT");
+  } catch (...) {
+    conn.exec("ROLLBACK");
+    throw;
+  }
+}
+
+}  // namespace alpaca

@@ -1,0 +1,17 @@
+#pragma once
+// What every project database contains: the Supabase-compatible roles, schemas and auth helpers,
+// so that RLS policies written for Supabase work unchanged.
+#include <string>
+
+namespace alpaca::db {
+class Connection;
+}
+
+namespace alpaca {
+// Cluster-wide roles anon, authenticated, service_role (idempotent, race-safe). The connected
+// user is made a member of each so it can SET ROLE to them.
+void ensure_api_roles(db::Connection& conn);
+// Schemas auth/storage/extensions, auth.uid()/role()/jwt(), grants and default privileges.
+// Runs inside one transaction on a connection to the new project database.
+void provision_project_database(db::Connection& conn);
+}  // namespace alpaca

@@ -1,0 +1,184 @@
+#include "db/db_interface.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "control/control_plane.hpp"
+#include "core/app.hpp"
+#include "db/pool.hpp"
+#include "http/context.hpp"
+
+struct alpaca_db_session {
+  alpaca::db::Lease lease;
+  alpaca_db_error error{sizeof(alpaca_db_error), "", "", nullptr, nullptr, 0};
+  std::string message, sqlstate, detail, hint;
+
+  void set_error(const alpaca::db::PgError& e) {
+    message = e.what();
+    sqlstate = e.sqlstate;
+    detail = e.detail;
+    hint = e.hint;
+    error.message = message.c_str();
+    error.sqlstate = sqlstate.c_str();
+    error.detail = detail.empty() ? nullptr : detail.c_str();
+    error.hint = hint.empty() ? nullptr : hint.c_str();
+    error.position = e.position;
+  }
+};
+
+struct alpaca_db_result {
+  alpaca::db::Result result;
+};
+
+namespace alpaca {
+namespace {
+
+App* g_app = nullptr;
+
+void copy_err(char* err, size_t cap, const std::string& msg) {
+  if (!err || cap == 0) return;
+  std::strncpy(err, msg.c_str(), cap - 1);
+  err[cap - 1] = '\0';
+}
+
+bool api_role(const std::string& role) {
+  return role == "anon" || role == "authenticated" || role == "service_role";
+}
+
+alpaca_db_session* begin(const char* ref, const char* role, const char* claims, char* err,
+                         size_t cap) {
+  if (!ref) return copy_err(err, cap, "no project given"), nullptr;
+  if (role && !api_role(role))
+    return copy_err(err, cap, std::string("role '") + role + "' is not an API role"), nullptr;
+  auto project = g_app->control().project(ref);
+  if (!project) return copy_err(err, cap, std::string("unknown project ") + ref), nullptr;
+  auto s = std::make_unique<alpaca_db_session>();
+  try {
+    s->lease = g_app->pools().get(project->database).acquire();
+    s->lease->exec("BEGIN");
+    if (role) {
+      // Local to the transaction, as PostgREST does: RLS policies read these.
+      std::string claims_json = claims && *claims ? claims : "{}";
+      s->lease->exec(
+          "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
+          "set_config('request.jwt.claim.role', $1, true), "
+          "set_config('request.jwt.claim.sub', coalesce($2::jsonb ->> 'sub', ''), true)",
+          {std::string(role), claims_json});
+    }
+  } catch (const db::PgError& e) {
+    copy_err(err, cap, e.what());
+    return nullptr;
+  }
+  return s.release();
+}
+
+alpaca_db_session* begin_for_request(alpaca_request* req, char* err, size_t cap) {
+  if (!req || !req->project) return copy_err(err, cap, "request has no project"), nullptr;
+  const char* role =
+      req->caller.kind == ALPACA_CALLER_PROJECT_JWT && req->caller.role ? req->caller.role : "anon";
+  return begin(req->project->ref.c_str(), role, req->caller.claims_json, err, cap);
+}
+
+alpaca_status end(alpaca_db_session* s, int commit) {
+  if (!s) return ALPACA_ERR_INVALID;
+  std::unique_ptr<alpaca_db_session> owned(s);
+  try {
+    s->lease->exec(commit ? "COMMIT" : "ROLLBACK");
+    return ALPACA_OK;
+  } catch (const db::PgError& e) {
+    s->lease.discard();
+    spdlog::warn("alpaca.db: session end failed: {}", e.what());
+    return ALPACA_ERR_IO;
+  }
+}
+
+alpaca_status query(alpaca_db_session* s, const char* sql, int n, const char* const* params,
+                    alpaca_db_result** out) {
+  if (!s || !sql || n < 0 || (n > 0 && !params)) return ALPACA_ERR_INVALID;
+  std::vector<std::optional<std::string>> p;
+  p.reserve(n);
+  for (int i = 0; i < n; ++i)
+    p.push_back(params[i] ? std::optional<std::string>(params[i]) : std::nullopt);
+  try {
+    auto r = s->lease->exec(sql, p);
+    if (out) *out = new alpaca_db_result{std::move(r)};
+    return ALPACA_OK;
+  } catch (const db::PgError& e) {
+    s->set_error(e);
+    return ALPACA_ERR_IO;
+  }
+}
+
+alpaca_status query_text(alpaca_db_session* s, const char* sql, int n, const char* const* params,
+                         char** out) {
+  alpaca_db_result* r = nullptr;
+  alpaca_status st = query(s, sql, n, params, &r);
+  if (st != ALPACA_OK) return st;
+  *out = nullptr;
+  if (r->result.rows() > 0 && r->result.cols() > 0 && !r->result.is_null(0, 0))
+    *out = ::strdup(r->result.value(0, 0));
+  delete r;
+  return ALPACA_OK;
+}
+
+void free_text(char* t) {
+  std::free(t);
+}
+const alpaca_db_error* last_error(alpaca_db_session* s) {
+  return s ? &s->error : nullptr;
+}
+void* raw_connection(alpaca_db_session* s) {
+  return s ? s->lease->raw() : nullptr;
+}
+int rows(const alpaca_db_result* r) {
+  return r ? r->result.rows() : 0;
+}
+int columns(const alpaca_db_result* r) {
+  return r ? r->result.cols() : 0;
+}
+const char* column_name(const alpaca_db_result* r, int c) {
+  return r && c >= 0 && c < r->result.cols() ? r->result.column_name(c) : nullptr;
+}
+uint32_t column_type(const alpaca_db_result* r, int c) {
+  return r && c >= 0 && c < r->result.cols() ? r->result.column_type(c) : 0;
+}
+const char* value(const alpaca_db_result* r, int row, int c) {
+  if (!r || row < 0 || c < 0 || row >= r->result.rows() || c >= r->result.cols()) return nullptr;
+  return r->result.value(row, c);
+}
+int64_t affected(const alpaca_db_result* r) {
+  return r ? r->result.affected() : 0;
+}
+void result_free(alpaca_db_result* r) {
+  delete r;
+}
+
+const alpaca_db_api kApi = {
+    sizeof(alpaca_db_api),
+    begin,
+    begin_for_request,
+    end,
+    query,
+    query_text,
+    free_text,
+    last_error,
+    raw_connection,
+    rows,
+    columns,
+    column_name,
+    column_type,
+    value,
+    affected,
+    result_free,
+};
+
+}  // namespace
+
+const alpaca_db_api* db_interface(App& app) {
+  g_app = &app;
+  return &kApi;
+}
+
+}  // namespace alpaca

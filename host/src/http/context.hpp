@@ -1,0 +1,58 @@
+#pragma once
+// The host-side definitions of the ABI's opaque request/response handles.
+#include <alpaca/plugin.h>
+
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/router.hpp"
+
+namespace alpaca {
+struct ProjectRecord;
+}
+
+struct alpaca_request {
+  Poco::Net::HTTPServerRequest* http = nullptr;
+  std::string method;
+  std::string path;          // relative to the scope (project prefix stripped)
+  std::string query_string;  // without '?'
+  alpaca::Params params;
+  std::optional<alpaca::Params> query;  // parsed on first use
+
+  std::shared_ptr<const alpaca::ProjectRecord> project;  // keeps the strings below alive
+  alpaca_project project_view{};
+
+  // Caller identity; the views point into the strings below.
+  alpaca_caller caller{};
+  std::string account_id, caller_project, role, subject, claims_json = "{}";
+
+  int64_t body_limit = 0;
+  int64_t body_read = 0;
+  bool body_too_large = false;
+  std::vector<std::pair<std::string, std::string>> header_list;  // for header_at, built lazily
+  bool headers_listed = false;
+
+  void fill_caller_view();
+};
+
+struct alpaca_response {
+  Poco::Net::HTTPServerResponse* http = nullptr;
+  bool committed = false;  // headers sent
+  bool finished = false;   // body complete
+  std::ostream* stream = nullptr;
+  std::string error_message;  // for the log line
+  std::string error_detail;
+};
+
+namespace alpaca {
+// Writes {"error": message, "detail": detail} with `status` (no-op when already committed).
+void send_error(alpaca_response& res, int status, const std::string& message,
+                const std::string& detail = {});
+// Sends a complete JSON body.
+void send_json(alpaca_response& res, int status, const std::string& body);
+}  // namespace alpaca

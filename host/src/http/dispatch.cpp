@@ -1,0 +1,274 @@
+#include "http/dispatch.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/String.h>
+
+#include <chrono>
+
+#include "auth/jwt.hpp"
+#include "control/control_plane.hpp"
+#include "core/app.hpp"
+#include "http/context.hpp"
+
+namespace alpaca {
+namespace {
+
+const char* kCorsHeaders =
+    "apikey, authorization, content-type, x-client-info, prefer, range, accept-profile, "
+    "content-profile, x-upsert, x-supabase-api-version, accept, accept-language, "
+    "content-language, cache-control, x-requested-with";
+const char* kCorsMethods = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
+const char* kCorsExpose = "content-range, content-location, content-length, x-supabase-api-version";
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* caller_kind_name(alpaca_caller_kind k) {
+  return k == ALPACA_CALLER_ACCOUNT ? "account" : k == ALPACA_CALLER_PROJECT_JWT ? "jwt" : "none";
+}
+
+std::string bearer(const Poco::Net::HTTPServerRequest& http) {
+  auto it = http.find("Authorization");
+  if (it == http.end()) return {};
+  const std::string& v = it->second;
+  if (v.size() > 7 && Poco::icompare(v.substr(0, 7), "bearer ") == 0) {
+    size_t b = v.find_first_not_of(' ', 7);
+    return b == std::string::npos ? std::string() : v.substr(b);
+  }
+  return {};
+}
+
+void attach_project(alpaca_request& r, std::shared_ptr<const ProjectRecord> p) {
+  r.project = std::move(p);
+  r.project_view.struct_size = sizeof(alpaca_project);
+  r.project_view.ref = r.project->ref.c_str();
+  r.project_view.name = r.project->name.c_str();
+  r.project_view.database = r.project->database.c_str();
+  r.project_view.server_url = r.project->server_url.c_str();
+}
+
+// Verifies a project JWT; fills the caller. Returns an error message, or "" when valid.
+std::string accept_project_jwt(alpaca_request& r, const ProjectRecord& p,
+                               const std::string& token) {
+  std::string why;
+  auto claims = jwt::verify(token, p.jwt_secret, now_seconds(), &why);
+  if (!claims) return why;
+  r.caller.kind = ALPACA_CALLER_PROJECT_JWT;
+  r.caller_project = p.ref;
+  r.role = claims->role.empty() ? "anon" : claims->role;
+  r.subject = claims->sub;
+  r.claims_json = claims->json;
+  return {};
+}
+
+struct Target {
+  alpaca_route_scope scope = ALPACA_SCOPE_MANAGEMENT;
+  std::string ref;   // project scope: the project ref
+  std::string path;  // scope-relative path
+};
+
+// /p/<ref>/rest → project scope; <ref>.<base_domain> → project scope; anything else → root.
+Target resolve_target(const App& app, const Poco::Net::HTTPServerRequest& http,
+                      const std::string& path) {
+  Target t;
+  const std::string& base = app.settings().base_domain;
+  if (!base.empty() && http.has("Host")) {
+    std::string host = Poco::toLower(http.getHost());
+    if (size_t colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos)
+      host.resize(colon);
+    if (host.size() > base.size() + 1 && host.compare(host.size() - base.size(), base.size(), base) == 0 &&
+        host[host.size() - base.size() - 1] == '.') {
+      std::string ref = host.substr(0, host.size() - base.size() - 1);
+      if (ref.find('.') == std::string::npos) {
+        t.scope = ALPACA_SCOPE_PROJECT;
+        t.ref = ref;
+        t.path = path;
+        return t;
+      }
+    }
+  }
+  if (path.size() > 3 && path.compare(0, 3, "/p/") == 0) {
+    size_t slash = path.find('/', 3);
+    t.scope = ALPACA_SCOPE_PROJECT;
+    t.ref = path.substr(3, slash == std::string::npos ? std::string::npos : slash - 3);
+    t.path = slash == std::string::npos ? "/" : path.substr(slash);
+    return t;
+  }
+  t.path = path;
+  return t;
+}
+
+void add_cors(const App& app, Poco::Net::HTTPServerResponse& res) {
+  res.set("Access-Control-Allow-Origin", app.settings().cors_origin);
+  res.set("Access-Control-Expose-Headers", kCorsExpose);
+  if (app.settings().cors_origin != "*") res.set("Vary", "Origin");
+}
+
+}  // namespace
+
+void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServerResponse& hres) {
+  auto started = std::chrono::steady_clock::now();
+  alpaca_request req;
+  alpaca_response res;
+  req.http = &http;
+  res.http = &hres;
+  req.method = http.getMethod();
+  const std::string& uri = http.getURI();
+  size_t q = uri.find('?');
+  std::string raw_path = uri.substr(0, q);
+  if (q != std::string::npos) req.query_string = uri.substr(q + 1);
+  req.body_limit = app.settings().max_body_bytes;
+  req.caller.kind = ALPACA_CALLER_NONE;
+  req.fill_caller_view();
+  Target target;
+
+  auto run = [&] {
+    if (raw_path == "/health") {
+      if (app.ready())
+        send_json(res, 200, "{\"status\":\"ok\"}");
+      else
+        send_json(res, 503, "{\"status\":\"starting\"}");
+      return;
+    }
+    if (!app.ready()) {
+      hres.set("Retry-After", "1");
+      return send_error(res, 503, "Server is starting", "Retry in a moment");
+    }
+    if (raw_path.empty() || raw_path[0] != '/') return send_error(res, 400, "Malformed request path");
+    target = resolve_target(app, http, raw_path);
+    req.path = target.path;
+
+    // Bodies larger than the limit are refused before any handler sees them.
+    if (http.hasContentLength() && http.getContentLength64() > req.body_limit)
+      return send_error(res, 413, "Request body too large",
+                        "The limit is " + std::to_string(req.body_limit) + " bytes");
+
+    if (target.scope == ALPACA_SCOPE_PROJECT) {
+      add_cors(app, hres);
+      auto project = app.control().project(target.ref);
+      if (!project) return send_error(res, 404, "Project not found", "No project '" + target.ref + "'");
+      attach_project(req, project);
+      if (req.method == "OPTIONS") {  // CORS preflight: no credentials are sent with it
+        hres.set("Access-Control-Allow-Methods", kCorsMethods);
+        hres.set("Access-Control-Allow-Headers", kCorsHeaders);
+        hres.set("Access-Control-Max-Age", "86400");
+        hres.setStatus(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+        res.committed = res.finished = true;
+        hres.send();
+        return;
+      }
+      auto m = app.router().match(ALPACA_SCOPE_PROJECT, req.method, req.path);
+      if (!m.route) {
+        if (!m.allowed.empty()) return send_error(res, 405, "Method not allowed", "Allowed: " + Poco::cat(std::string(", "), m.allowed.begin(), m.allowed.end()));
+        return send_error(res, 404, "Not found", "No route " + req.method + " " + req.path);
+      }
+      // Credentials: apikey must be a key of this project; a Bearer JWT (user session or key)
+      // decides the role. Either alone is enough.
+      std::string apikey = http.get("apikey", "");
+      std::string token = bearer(http);
+      if (!apikey.empty()) {
+        if (std::string why = accept_project_jwt(req, *project, apikey); !why.empty())
+          return send_error(res, 401, "Invalid API key", why);
+      }
+      if (!token.empty() && token != apikey) {
+        if (std::string why = accept_project_jwt(req, *project, token); !why.empty())
+          return send_error(res, 401, "Invalid JWT", why);
+      }
+      if (req.caller.kind == ALPACA_CALLER_NONE && !(m.route->flags & ALPACA_ROUTE_ANONYMOUS))
+        return send_error(res, 401, "No API key found in request",
+                          "Send the project's key in the apikey header or as a Bearer token");
+      req.fill_caller_view();
+      req.params = std::move(m.params);
+      m.route->handler(m.route->user, &req, &res);
+      return;
+    }
+
+    // Root: management routes need credentials; public ones do not.
+    auto m = app.router().match(ALPACA_SCOPE_MANAGEMENT, req.method, req.path);
+    if (!m.route) {
+      auto pub = app.router().match(ALPACA_SCOPE_PUBLIC, req.method, req.path);
+      if (pub.route) {
+        req.params = std::move(pub.params);
+        pub.route->handler(pub.route->user, &req, &res);
+        return;
+      }
+      m.allowed.insert(m.allowed.end(), pub.allowed.begin(), pub.allowed.end());
+      if (!m.allowed.empty()) {
+        hres.set("Allow", Poco::cat(std::string(", "), m.allowed.begin(), m.allowed.end()));
+        return send_error(res, 405, "Method not allowed",
+                          req.method + " is not supported on " + req.path);
+      }
+      return send_error(res, 404, "Not found", "No route " + req.method + " " + req.path);
+    }
+    std::string token = bearer(http);
+    if (token.empty())
+      return send_error(res, 401, "Missing bearer token",
+                        "Send Authorization: Bearer <personal access token or service_role key>");
+    // Routes under /projects/:id resolve and guard that project.
+    std::shared_ptr<const ProjectRecord> project;
+    const auto& segs = m.route->segments;
+    bool project_route = segs.size() >= 2 && segs[0].kind == Route::Segment::kLiteral &&
+                         segs[0].text == "projects" && segs[1].kind == Route::Segment::kParam &&
+                         segs[1].text == "id";
+    if (project_route) {
+      for (const auto& [k, v] : m.params)
+        if (k == "id") project = app.control().project(v);
+    }
+    if (jwt::looks_like_jwt(token)) {
+      if (!project_route) {
+        return send_error(res, 403, "Project keys cannot be used on this route",
+                          "Use a personal access token");
+      }
+      if (!project) return send_error(res, 404, "Project not found");
+      if (std::string why = accept_project_jwt(req, *project, token); !why.empty())
+        return send_error(res, 401, "Invalid token", why);
+      if (req.role != "service_role")
+        return send_error(res, 403, "Insufficient role",
+                          "Management routes need the service_role key or a personal access "
+                          "token");
+    } else {
+      auto owner = app.control().token_owner(token);
+      if (!owner) return send_error(res, 401, "Invalid or revoked access token");
+      req.caller.kind = ALPACA_CALLER_ACCOUNT;
+      req.account_id = owner->account_id;
+      if (project_route && (!project || project->owner_id != owner->account_id))
+        return send_error(res, 404, "Project not found");
+    }
+    if (project) attach_project(req, project);
+    req.fill_caller_view();
+    req.params = std::move(m.params);
+    m.route->handler(m.route->user, &req, &res);
+  };
+
+  try {
+    run();
+    if (req.body_too_large && !res.committed)
+      send_error(res, 413, "Request body too large",
+                 "The limit is " + std::to_string(req.body_limit) + " bytes");
+    if (!res.committed) send_error(res, 500, "Internal error", "The handler sent no response");
+    if (!res.finished && res.stream) res.stream->flush();
+  } catch (const std::exception& e) {
+    spdlog::error("request {} {} failed: {}", req.method, raw_path, e.what());
+    if (!res.committed) send_error(res, 500, "Internal error");
+  }
+
+  if (app.settings().log_requests) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                          started)
+                    .count();
+    // Never the query string (signed URLs carry tokens there) nor any header.
+    spdlog::info("http method={} path={} status={} ms={:.2f} project={} caller={}{}{}",
+                 req.method, raw_path, static_cast<int>(hres.getStatus()), ms,
+                 req.project ? req.project->ref : "-", caller_kind_name(req.caller.kind),
+                 res.error_message.empty() ? "" : " error=",
+                 res.error_message.empty() ? "" : "\"" + res.error_message + "\"");
+  }
+}
+
+}  // namespace alpaca

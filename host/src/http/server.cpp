@@ -1,0 +1,84 @@
+#include "http/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/ThreadPool.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/app.hpp"
+#include "http/dispatch.hpp"
+
+namespace alpaca {
+namespace {
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(App& app) : app_(app) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& req,
+                     Poco::Net::HTTPServerResponse& res) override {
+    dispatch(app_, req, res);
+  }
+
+ private:
+  App& app_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(App& app) : app_(app) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
+    return new Handler(app_);
+  }
+
+ private:
+  App& app_;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(App& app) : app_(app) {}
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+  const auto& s = app_.settings();
+  Poco::Net::SocketAddress addr(s.http_host, static_cast<Poco::UInt16>(s.http_port));
+  Poco::Net::ServerSocket socket;
+  socket.bind(addr, true, false);
+  socket.listen(128);
+  auto* params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(s.http_threads);
+  params->setMaxQueued(s.http_queue);
+  params->setKeepAlive(true);
+  params->setMaxKeepAliveRequests(0);  // unlimited
+  params->setKeepAliveTimeout(Poco::Timespan(15, 0));
+  params->setTimeout(Poco::Timespan(60, 0));
+  params->setServerName("alpaca");
+  // Threads are made on demand and retired after 60 s idle, so an idle server stays small.
+  pool_ = std::make_unique<Poco::ThreadPool>("http", 2, s.http_threads, 60);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(app_), *pool_, socket, params);
+  server_->start();
+  spdlog::info("listening on http://{}:{} ({} worker threads max)", s.http_host, s.http_port,
+               s.http_threads);
+}
+
+void HttpServer::stop() {
+  if (!server_) return;
+  // Stop accepting; idle keep-alive connections are closed, busy ones finish their request.
+  server_->stopAll(false);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  pool_->joinAll();
+  server_.reset();
+  pool_.reset();
+}
+
+}  // namespace alpaca

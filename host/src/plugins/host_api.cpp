@@ -1,0 +1,269 @@
+// The alpaca_host_api table: the host's side of the plugin ABI.
+#include <spdlog/spdlog.h>
+
+#include <Poco/File.h>
+#include <Poco/Net/HTTPResponse.h>
+
+#include <cstring>
+
+#include "core/app.hpp"
+#include "http/context.hpp"
+#include "plugins/host_handle.hpp"
+
+namespace alpaca {
+namespace {
+
+void api_log(alpaca_host* h, alpaca_log_level level, const char* msg) {
+  static const spdlog::level::level_enum map[] = {spdlog::level::trace, spdlog::level::debug,
+                                                  spdlog::level::info, spdlog::level::warn,
+                                                  spdlog::level::err};
+  auto lvl = level <= ALPACA_LOG_ERROR ? map[level] : spdlog::level::err;
+  spdlog::log(lvl, "[{}] {}", h->plugin, msg ? msg : "");
+}
+
+const char* api_config_get(alpaca_host* h, const char* key, const char* fallback) {
+  if (!key) return fallback;
+  auto v = h->app->config().find(h->plugin + "." + key);
+  return v ? h->app->config().intern(*v) : fallback;
+}
+
+const char* api_data_dir(alpaca_host* h) {
+  return h->app->config().intern(h->app->settings().data_dir);
+}
+
+alpaca_status api_register_route(alpaca_host* h, alpaca_route_scope scope, const char* method,
+                                 const char* pattern, uint32_t flags, alpaca_handler_fn handler,
+                                 void* user) {
+  if (!h->registering) {
+    spdlog::error("[{}] register_route called outside create()", h->plugin);
+    return ALPACA_ERR_STATE;
+  }
+  if (!method || !pattern || !handler || scope > ALPACA_SCOPE_PUBLIC) return ALPACA_ERR_INVALID;
+  Route r;
+  r.scope = scope;
+  r.method = method;
+  r.pattern = pattern;
+  r.flags = flags;
+  r.handler = handler;
+  r.user = user;
+  r.owner = h->plugin;
+  try {
+    if (auto owner = h->app->router().add(std::move(r))) {
+      h->route_conflict = true;
+      h->error = std::string("route ") + method + " " + pattern + " is already registered by " +
+                 (*owner == h->plugin ? "this plugin" : "plugin '" + *owner + "'");
+      return ALPACA_ERR_CONFLICT;
+    }
+  } catch (const std::invalid_argument& e) {
+    h->error = e.what();
+    return ALPACA_ERR_INVALID;
+  }
+  return ALPACA_OK;
+}
+
+const char* req_method(alpaca_request* r) { return r->method.c_str(); }
+const char* req_path(alpaca_request* r) { return r->path.c_str(); }
+
+const char* req_param(alpaca_request* r, const char* name) {
+  if (!name) return nullptr;
+  for (const auto& [k, v] : r->params)
+    if (k == name) return v.c_str();
+  return nullptr;
+}
+
+const char* req_query_string(alpaca_request* r) { return r->query_string.c_str(); }
+
+const char* req_query(alpaca_request* r, const char* name) {
+  if (!name) return nullptr;
+  if (!r->query) {
+    r->query.emplace();
+    std::string_view qs = r->query_string;
+    size_t i = 0;
+    while (i <= qs.size() && !qs.empty()) {
+      size_t amp = qs.find('&', i);
+      if (amp == std::string_view::npos) amp = qs.size();
+      std::string_view part = qs.substr(i, amp - i);
+      if (!part.empty()) {
+        size_t eq = part.find('=');
+        auto k = percent_decode(part.substr(0, eq), true);
+        auto v = eq == std::string_view::npos ? std::optional<std::string>("")
+                                              : percent_decode(part.substr(eq + 1), true);
+        if (k && v) r->query->emplace_back(std::move(*k), std::move(*v));
+      }
+      i = amp + 1;
+    }
+  }
+  for (const auto& [k, v] : *r->query)
+    if (k == name) return v.c_str();
+  return nullptr;
+}
+
+const char* req_header(alpaca_request* r, const char* name) {
+  if (!name) return nullptr;
+  auto it = r->http->find(name);
+  return it == r->http->end() ? nullptr : it->second.c_str();
+}
+
+alpaca_status req_header_at(alpaca_request* r, size_t index, const char** name,
+                            const char** value) {
+  if (!r->headers_listed) {
+    for (const auto& [k, v] : *r->http) r->header_list.emplace_back(k, v);
+    r->headers_listed = true;
+  }
+  if (index >= r->header_list.size()) return ALPACA_ERR_NOT_FOUND;
+  if (name) *name = r->header_list[index].first.c_str();
+  if (value) *value = r->header_list[index].second.c_str();
+  return ALPACA_OK;
+}
+
+int64_t req_content_length(alpaca_request* r) {
+  return r->http->hasContentLength() ? static_cast<int64_t>(r->http->getContentLength64()) : -1;
+}
+
+int64_t req_read(alpaca_request* r, void* buf, size_t cap) {
+  if (r->body_too_large) return -1;
+  if (cap == 0) return 0;
+  std::istream& in = r->http->stream();
+  in.read(static_cast<char*>(buf), static_cast<std::streamsize>(cap));
+  int64_t n = in.gcount();
+  if (in.bad()) return -1;
+  r->body_read += n;
+  if (r->body_read > r->body_limit) {
+    r->body_too_large = true;
+    return -1;
+  }
+  return n;
+}
+
+const alpaca_project* req_project(alpaca_request* r) {
+  return r->project ? &r->project_view : nullptr;
+}
+const alpaca_caller* req_caller(alpaca_request* r) { return &r->caller; }
+
+alpaca_status res_status(alpaca_response* res, int status) {
+  if (res->committed) return ALPACA_ERR_STATE;
+  if (status < 100 || status > 599) return ALPACA_ERR_INVALID;
+  res->http->setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  return ALPACA_OK;
+}
+
+alpaca_status res_header(alpaca_response* res, const char* name, const char* value) {
+  if (res->committed) return ALPACA_ERR_STATE;
+  if (!name || !value || std::strpbrk(name, "\r\n:") || std::strpbrk(value, "\r\n"))
+    return ALPACA_ERR_INVALID;
+  if (Poco::icompare(std::string(name), "Content-Type") == 0)
+    res->http->setContentType(value);
+  else
+    res->http->add(name, value);
+  return ALPACA_OK;
+}
+
+alpaca_status res_send(alpaca_response* res, const void* data, size_t len) {
+  if (res->committed) return ALPACA_ERR_STATE;
+  try {
+    res->committed = res->finished = true;
+    res->http->sendBuffer(data, len);
+    return ALPACA_OK;
+  } catch (const std::exception&) {
+    return ALPACA_ERR_IO;
+  }
+}
+
+alpaca_status res_write(alpaca_response* res, const void* data, size_t len) {
+  if (res->finished) return ALPACA_ERR_STATE;
+  try {
+    if (!res->committed) {
+      res->http->setChunkedTransferEncoding(true);
+      res->stream = &res->http->send();
+      res->committed = true;
+    }
+    res->stream->write(static_cast<const char*>(data), static_cast<std::streamsize>(len));
+    return res->stream->good() ? ALPACA_OK : ALPACA_ERR_IO;
+  } catch (const std::exception&) {
+    return ALPACA_ERR_IO;
+  }
+}
+
+alpaca_status res_end(alpaca_response* res) {
+  if (res->finished) return ALPACA_OK;
+  if (!res->committed) return res_send(res, "", 0);
+  res->finished = true;
+  res->stream->flush();
+  return res->stream->good() ? ALPACA_OK : ALPACA_ERR_IO;
+}
+
+alpaca_status res_send_file(alpaca_response* res, const char* path, const char* content_type) {
+  if (res->committed) return ALPACA_ERR_STATE;
+  if (!path) return ALPACA_ERR_INVALID;
+  try {
+    Poco::File f(path);
+    if (!f.exists() || !f.isFile()) return ALPACA_ERR_NOT_FOUND;
+    res->committed = res->finished = true;
+    res->http->sendFile(path, content_type ? content_type : "application/octet-stream");
+    return ALPACA_OK;
+  } catch (const Poco::FileNotFoundException&) {
+    return ALPACA_ERR_NOT_FOUND;
+  } catch (const std::exception&) {
+    return ALPACA_ERR_IO;
+  }
+}
+
+alpaca_status res_error(alpaca_response* res, int status, const char* message,
+                        const char* detail) {
+  if (res->committed) return ALPACA_ERR_STATE;
+  send_error(*res, status, message ? message : "Error", detail ? detail : "");
+  return ALPACA_OK;
+}
+
+alpaca_status api_provide(alpaca_host* h, const char* name, uint32_t version, const void* table) {
+  if (!name || !table) return ALPACA_ERR_INVALID;
+  std::string owner = h->app->interfaces().provide(name, version, table, h->plugin);
+  if (!owner.empty()) {
+    h->error = std::string("interface ") + name + " is already provided by '" + owner + "'";
+    return ALPACA_ERR_CONFLICT;
+  }
+  return ALPACA_OK;
+}
+
+const void* api_get(alpaca_host* h, const char* name, uint32_t min_version) {
+  return name ? h->app->interfaces().get(name, min_version) : nullptr;
+}
+
+void api_set_error(alpaca_host* h, const char* message) { h->error = message ? message : ""; }
+
+const alpaca_host_api kTable = {
+    sizeof(alpaca_host_api),
+    ALPACA_ABI_MAJOR,
+    ALPACA_ABI_MINOR,
+    api_log,
+    api_config_get,
+    api_data_dir,
+    api_register_route,
+    req_method,
+    req_path,
+    req_param,
+    req_query_string,
+    req_query,
+    req_header,
+    req_header_at,
+    req_content_length,
+    req_read,
+    req_project,
+    req_caller,
+    res_status,
+    res_header,
+    res_send,
+    res_write,
+    res_end,
+    res_send_file,
+    res_error,
+    api_provide,
+    api_get,
+    api_set_error,
+};
+
+}  // namespace
+
+const alpaca_host_api* host_api_table() { return &kTable; }
+
+}  // namespace alpaca
