@@ -80,7 +80,9 @@ TEST_F(EmbeddedPostgresTest, FirstStartCreatesTheClusterSecondReusesIt) {
   const long second_ms = ms(Clock::now() - t0);
   std::printf("[          ] second start: %ld ms\n", second_ms);
   EXPECT_LT(second_ms, 10000);
-  if (fresh) EXPECT_LT(second_ms, first_ms) << "a reused cluster should start faster";
+  if (fresh) {
+    EXPECT_LT(second_ms, first_ms) << "a reused cluster should start faster";
+  }
   Connection c = Connection::open(pg.conninfo("postgres"));
   EXPECT_EQ(c.exec("SELECT x FROM survives").get(0, 0), "7");
 }
@@ -112,6 +114,31 @@ TEST_F(EmbeddedPostgresTest, RestartsAfterSigkillAndStopLeavesNoProcess) {
   // Every server process (backends, checkpointer, ...) runs in the cluster dir.
   EXPECT_TRUE(eventually([&] { return processes_in_dir(pg.cluster_dir()).empty(); }, 5s));
   pg.stop();  // idempotent
+}
+
+TEST_F(EmbeddedPostgresTest, StopWhileWaitingToRestartLeavesNoProcess) {
+  EmbeddedPostgres pg(test_cluster_options(data_dir()));
+  pg.start();
+  const pid_t first = pg.pid();
+  ASSERT_GT(first, 0);
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return !pg.ready(); }, 5s));
+  const auto t0 = Clock::now();
+  pg.stop();  // during the restart backoff (or the restarted server's startup)
+  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_FALSE(pg.ready());
+  EXPECT_EQ(pg.pid(), 0);
+  EXPECT_TRUE(eventually([&] { return processes_in_dir(pg.cluster_dir()).empty(); }, 5s));
+}
+
+TEST_F(EmbeddedPostgresTest, TooLongDataDirIsAClearError) {
+  EmbeddedPostgres pg(test_cluster_options(data_dir() + "/" + std::string(100, 'x')));
+  try {
+    pg.start();
+    FAIL() << "expected start() to fail";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("too long"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(EmbeddedPostgresTest, StartFailureReportsTheLogTail) {

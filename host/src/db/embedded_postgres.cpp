@@ -316,12 +316,25 @@ void make_dir(const fs::path& p, mode_t mode) {
   }
 }
 
-// The pid in the first line of postmaster.pid, 0 if unreadable.
-pid_t postmaster_pid_file(const fs::path& cluster) {
+// What postmaster.pid says: line 1 is the postmaster's pid, line 8 (since
+// PostgreSQL 10) its status: "starting", "stopping", "ready" or "standby".
+struct PidFile {
+  pid_t pid = 0;
+  std::string status;
+};
+
+PidFile read_pid_file(const fs::path& cluster) {
+  PidFile out;
   std::ifstream in(cluster / "postmaster.pid");
-  long pid = 0;
-  if (!(in >> pid)) return 0;
-  return static_cast<pid_t>(pid);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (n == 1) out.pid = static_cast<pid_t>(std::atol(line.c_str()));
+    if (n == 8) {
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out.status = line;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -486,9 +499,18 @@ void EmbeddedPostgres::init_cluster_if_needed() {
 // ---------------------------------------------------------------- start / stop
 
 void EmbeddedPostgres::start() {
+  std::lock_guard lifecycle(lifecycle_mu_);
   {
     std::lock_guard lk(mu_);
     if (supervisor_.joinable()) return;
+  }
+  // sockaddr_un.sun_path holds 107 characters; postgres would only say
+  // "path too long" in its log.
+  const std::string socket_file = socket_dir() + "/.s.PGSQL." + std::to_string(opt_.port);
+  if (socket_file.size() > 107) {
+    throw std::runtime_error("the data directory path is too long for PostgreSQL's unix socket " +
+                             socket_file + " (" + std::to_string(socket_file.size()) +
+                             " characters, the limit is 107); choose a shorter data directory");
   }
   bin_dir_ = opt_.bin_dir.empty() ? detect_bin_dir() : opt_.bin_dir;
   if (!has_server_binaries(bin_dir_)) {
@@ -559,6 +581,7 @@ void EmbeddedPostgres::start() {
 }
 
 void EmbeddedPostgres::stop() {
+  std::lock_guard lifecycle(lifecycle_mu_);
   std::unique_lock lk(mu_);
   if (!supervisor_.joinable()) return;
   stopping_ = true;
@@ -667,8 +690,12 @@ EmbeddedPostgres::Outcome EmbeddedPostgres::wait_until_ready(pid_t pid) {
       if (stopping_) return Outcome::kStopping;
     }
     // Another postmaster (say, an orphan of a crashed host) may answer on the
-    // same socket while ours fails on the lock file: the pid file decides.
-    if (PQping(ping.c_str()) == PQPING_OK && postmaster_pid_file(cluster_dir()) == pid) {
+    // same socket while ours fails on the lock file: the pid file must name
+    // ours. Pinging only once it no longer says "starting" keeps "the database
+    // system is starting up" lines out of postgres.log.
+    const PidFile pf = read_pid_file(cluster_dir());
+    if (pf.pid == pid && pf.status != "starting" && pf.status != "stopping" &&
+        PQping(ping.c_str()) == PQPING_OK) {
       return Outcome::kReady;
     }
     if (Clock::now() >= deadline) return Outcome::kTimedOut;
@@ -735,7 +762,7 @@ void EmbeddedPostgres::supervise() {
     }
     if (pid == 0) {
       if (first) return finish_first(error);
-      spdlog::error("{}", error);
+      error += "; retrying in " + std::to_string(backoff.count()) + " ms";
     } else {
       Outcome outcome = wait_until_ready(pid);
       while (!first && outcome == Outcome::kTimedOut) {
@@ -787,10 +814,14 @@ void EmbeddedPostgres::supervise() {
                     : "PostgreSQL exited during startup (" + describe_status(status) + ")";
       }
       const std::string tail = log_tail_since(log_offset);
+      if (first) {
+        if (!tail.empty()) error += "; last lines of " + log_path() + ":\n" + tail;
+        return finish_first(error);
+      }
+      error += "; restarting in " + std::to_string(backoff.count()) + " ms";
       if (!tail.empty()) error += "; last lines of " + log_path() + ":\n" + tail;
-      if (first) return finish_first(error);
     }
-    spdlog::error("{}; restarting in {} ms", error, backoff.count());
+    spdlog::error("{}", error);
     if (!sleep_unless_stopping(backoff)) return;
     backoff = std::min<std::chrono::milliseconds>(backoff * 2, 10s);
   }

@@ -38,7 +38,9 @@ class EmbeddedPostgres {
   // tail of initdb's output or of postgres.log on failure. No-op when already
   // started.
   void start();
-  // Fast shutdown (SIGINT), then SIGQUIT after 30 s, then SIGKILL. Idempotent.
+  // Fast shutdown (SIGINT), then SIGQUIT after 30 s, then SIGKILL; stops the
+  // supervisor. Idempotent. start() and stop() are serialized: a stop() from
+  // another thread waits for a start() in progress to finish.
   void stop();
 
   // host=<socket dir> port=<port> user=postgres dbname=<dbname>
@@ -81,6 +83,7 @@ class EmbeddedPostgres {
   std::string bin_dir_;
   RunAs run_as_;
 
+  std::mutex lifecycle_mu_;  // serializes start() and stop()
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

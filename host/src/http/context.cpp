@@ -16,7 +16,7 @@ namespace alpaca {
 void send_json(alpaca_response& res, int status, const std::string& body) {
   if (res.committed) return;
   res.committed = res.finished = true;
-  res.http->setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  res.http->setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   res.http->setContentType("application/json");
   try {
     res.http->sendBuffer(body.data(), body.size());

@@ -158,7 +158,7 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
         hres.set("Access-Control-Allow-Methods", kCorsMethods);
         hres.set("Access-Control-Allow-Headers", kCorsHeaders);
         hres.set("Access-Control-Max-Age", "86400");
-        hres.setStatus(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+        hres.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
         res.committed = res.finished = true;
         hres.send();
         return;

@@ -50,7 +50,7 @@ alpaca_status api_register_route(alpaca_host* h, alpaca_route_scope scope, const
   try {
     if (auto owner = h->app->router().add(std::move(r))) {
       h->route_conflict = true;
-      h->error = std::string("route ") + method + " " + pattern + " is already registered by " +
+      h->conflict = std::string("route ") + method + " " + pattern + " is already registered by " +
                  (*owner == h->plugin ? "this plugin" : "plugin '" + *owner + "'");
       return ALPACA_ERR_CONFLICT;
     }
@@ -143,7 +143,7 @@ const alpaca_caller* req_caller(alpaca_request* r) { return &r->caller; }
 alpaca_status res_status(alpaca_response* res, int status) {
   if (res->committed) return ALPACA_ERR_STATE;
   if (status < 100 || status > 599) return ALPACA_ERR_INVALID;
-  res->http->setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  res->http->setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   return ALPACA_OK;
 }
 

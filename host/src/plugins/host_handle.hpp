@@ -15,5 +15,6 @@ struct alpaca_host {
   std::string file;    // shared object path (or "(built-in)")
   bool registering = false;  // routes may be added only during create
   bool route_conflict = false;
+  std::string conflict;  // what clashed, kept apart from set_error's message
   std::string error;  // from set_error or a refused registration
 };

@@ -26,8 +26,10 @@ struct PluginManager::Loaded {
   bool created = false;
   bool started = false;
   std::string name() const { return desc && desc->name ? desc->name : file; }
+  std::string abi;  // set when known without a descriptor (another major, no symbol)
   std::string version() const {
-    return desc ? std::to_string(desc->abi_major) + "." + std::to_string(desc->abi_minor) : "?";
+    if (desc) return std::to_string(desc->abi_major) + "." + std::to_string(desc->abi_minor);
+    return abi.empty() ? "unknown" : abi;
   }
 };
 
@@ -95,13 +97,15 @@ void PluginManager::load_file(const std::string& path, bool explicit_) {
     // The major is in the symbol name: look for neighbouring majors to say which it was.
     for (int major = 0; major < 10; ++major) {
       if (major == ALPACA_ABI_MAJOR) continue;
-      if (pl.lib.has("alpaca_plugin_v" + std::to_string(major)))
+      if (pl.lib.has("alpaca_plugin_v" + std::to_string(major)) &&
+          (pl.abi = std::to_string(major) + ".x", true))
         return refuse(pl,
                       "built for plugin ABI major " + std::to_string(major) +
                           " (exports alpaca_plugin_v" + std::to_string(major) + ")",
                       "rebuild the plugin against the SDK of this server (ABI " + kHostAbi +
                           ") or use a server with ABI major " + std::to_string(major));
     }
+    pl.abi = "none";
     return refuse(pl, "does not export " ALPACA_PLUGIN_ENTRY_NAME,
                   "define it with ALPACA_PLUGIN(...) from <alpaca/plugin.hpp> or export the C "
                   "function alpaca_plugin_v1");
@@ -134,13 +138,20 @@ void PluginManager::load(const std::string& dir, const std::string& enabled) {
   } else {
     spdlog::warn("plugin directory {} does not exist: no plugins loaded", dir);
   }
-  // Duplicate names: the first one found wins.
-  std::set<std::string> names;
-  for (auto& p : plugins_) {
-    if (p->refused) continue;
-    if (!names.insert(p->name()).second)
-      refuse(*p, "repeats the plugin name '" + p->name() + "' already loaded",
+  // Duplicate names: the file named after the plugin (<name>.so) wins, else the first found.
+  auto canonical = [](const Loaded& p) {
+    return std::filesystem::path(p.file).stem().string() == p.name();
+  };
+  for (size_t i = 0; i < plugins_.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      Loaded& a = *plugins_[j];
+      Loaded& b = *plugins_[i];
+      if (a.refused || b.refused || a.name() != b.name()) continue;
+      Loaded& loser = canonical(b) && !canonical(a) ? a : b;
+      Loaded& winner = &loser == &a ? b : a;
+      refuse(loser, "repeats the plugin name '" + loser.name() + "' of " + winner.file,
              "remove one of the two files, or rename one plugin");
+    }
   }
 }
 
@@ -191,7 +202,9 @@ void PluginManager::create_all() {
                                       : ALPACA_OK;
     p->handle.registering = false;
     if (s != ALPACA_OK || p->handle.route_conflict) {
-      std::string why = p->handle.error.empty() ? "create() failed" : p->handle.error;
+      std::string why = p->handle.route_conflict ? p->handle.conflict
+                        : p->handle.error.empty() ? "create() failed"
+                                                  : p->handle.error;
       if (s == ALPACA_OK && p->desc->destroy) p->desc->destroy(p->state);
       p->state = nullptr;
       refuse(*p, why,
