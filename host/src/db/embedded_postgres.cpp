@@ -249,10 +249,6 @@ pid_t spawn_child(const ChildSpec& spec, OnForked&& on_forked) {
   return pid;
 }
 
-pid_t spawn_child(const ChildSpec& spec) {
-  return spawn_child(spec, [](pid_t) {});
-}
-
 int wait_for_exit(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
@@ -270,12 +266,13 @@ std::pair<int, std::string> run_capture(ChildSpec spec) {
   out[0] = high_cloexec_fd(out[0]);
   out[1] = high_cloexec_fd(out[1]);
   spec.out_fd = out[1];
-  pid_t pid;
+  pid_t pid = 0;
   try {
-    pid = spawn_child(spec);
+    spawn_child(spec, [&](pid_t child) { pid = child; });
   } catch (...) {
     ::close(out[0]);
     ::close(out[1]);
+    if (pid > 0) wait_for_exit(pid);  // it failed before exec and is exiting
     throw;
   }
   ::close(out[1]);
