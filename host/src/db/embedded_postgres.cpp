@@ -126,7 +126,7 @@ std::vector<std::string> child_environment() {
   return env;
 }
 
-// Child-side failure report: "<stage>:<errno>" into the status pipe.
+// Child-side failure report: one stage byte plus errno into the status pipe.
 [[noreturn]] void child_fail(int status_fd, char stage) {
   int err = errno;
   char buf[2 + sizeof(int)];
@@ -157,9 +157,10 @@ const char* stage_name(char stage) {
 }
 
 // fork + (drop privileges) + exec. Returns the pid; throws std::runtime_error
-// when fork fails or the child could not reach exec (the child is reaped
-// then). `on_forked(pid)` runs in the parent right after fork (used to publish
-// the pid under a lock).
+// when fork fails or the child could not reach exec (that child exits with 127
+// and the caller, which learnt its pid through on_forked, must reap it).
+// `on_forked(pid)` runs in the parent right after fork (used to publish the
+// pid under a lock).
 template <typename OnForked>
 pid_t spawn_child(const ChildSpec& spec, OnForked&& on_forked) {
   std::vector<std::string> env = child_environment();

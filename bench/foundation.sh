@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Foundation benchmark (issue 2): throughput of GET /health vs an authenticated
+# GET /projects/:id (personal access token, token cache at work) under wrk -t2 -c32, in the
+# same run, and the idle RSS of alpaca-server (PostgreSQL excluded).
+# Usage: bench/foundation.sh [seconds per run, default 15]
+# Needs: a release build (cmake --preset release && cmake --build --preset release), wrk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dur=${1:-15}
+bin=build/release/bin/alpaca-server
+port=${BENCH_PORT:-18999}
+token="bench-admin-token-$(head -c8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+dir=$(mktemp -d /tmp/alpaca-bench.XXXXXX)
+chmod 755 "$dir"
+plugins="$(pwd)/build/release/test-plugins/probe.so"
+cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+
+ALPACA_DATA_DIR="$dir" ALPACA_HTTP_PORT=$port ALPACA_ADMIN_TOKEN=$token \
+  ALPACA_LOG_REQUESTS=${ALPACA_LOG_REQUESTS:-true} ALPACA_PLUGINS="$plugins" \
+  "$bin" >"$dir/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 300); do curl -sf "localhost:$port/health" >/dev/null && break; sleep 0.1; done
+base="http://127.0.0.1:$port"
+id=$(curl -sf -X POST "$base/projects" -H "Authorization: Bearer $token" -d '{"name":"bench"}' |
+  sed -E 's/.*"id":"([a-z0-9]+)".*/\1/')
+
+sleep 2
+rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+echo "idle RSS: $((rss_kb / 1024)) MB ($rss_kb kB), plugins: core + probe"
+
+run() { # name url [header]
+  local out
+  if [ -n "${3:-}" ]; then out=$(wrk -t2 -c32 -d"${dur}s" -H "$3" "$2"); else out=$(wrk -t2 -c32 -d"${dur}s" "$2"); fi
+  local rps p50 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '/Latency/ {print $2; exit}' <<<"$out")
+  errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ')
+  echo "RESULT|$1|rps=$rps|avg_latency=$p50|${errors:-no errors}" >&2
+  echo "$rps"
+}
+wrk -t2 -c32 -d2s "$base/health" >/dev/null  # warm-up
+health=$(run health "$base/health")
+auth=$(run project_get "$base/projects/$id" "Authorization: Bearer $token")
+ratio=$(awk -v a="$auth" -v h="$health" 'BEGIN {printf "%.0f", 100 * a / h}')
+rss_after=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+echo "GET /health: $health req/s; authenticated GET /projects/:id: $auth req/s; ratio ${ratio}% (target >= 70%)"
+echo "RSS after load: $((rss_after / 1024)) MB"
