@@ -587,6 +587,23 @@ export function defineApiSuite(mode) {
       secrets.anonA2 = fresh.anon;
     });
 
+    t('concurrent keep-alive requests (fetch) all succeed', async () => {
+      // undici's fetch keeps connections alive and reuses them, as real clients do
+      const urls = [];
+      for (let i = 0; i < 40; i++) urls.push(i % 2 ? `/projects/${A.id}` : `/p/${A.id}/probe/v1/db`);
+      const results = await Promise.all(
+        urls.map(async (u) => {
+          const r = await fetch(server.url + u, {
+            headers: u.startsWith('/p/') ? { apikey: keysA.anon } : { authorization: `Bearer ${server.adminToken}` },
+          });
+          return { u, status: r.status, body: await r.text() };
+        }),
+      );
+      const bad = results.filter((r) => r.status !== 200);
+      assert.deepEqual(bad, [], `non-200 answers under concurrency`);
+      for (const r of results.filter((x) => x.u.startsWith('/p/'))) assert.equal(JSON.parse(r.body).current_user, 'anon');
+    });
+
     t('request log line: method, path, status, ms, project, caller; no query string', async () => {
       const marker = `q${randomHex(6)}`;
       expectStatus(await api('GET', `/projects/${A.id}?secretq=${marker}`), 200);

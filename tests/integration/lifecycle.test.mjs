@@ -48,6 +48,7 @@ describe('server lifecycle (embedded Postgres)', () => {
   let current; // whichever server is running now
   let token; // the generated admin token
   let project;
+  let firstMs; // time of the first start (initdb), to compare the restart with
   const t = (name, fn, timeout = 60000) =>
     test(name, { timeout }, withLogs(() => [first, current].filter(Boolean), fn));
 
@@ -72,6 +73,7 @@ describe('server lifecycle (embedded Postgres)', () => {
   t('first start (initdb) with no ALPACA_ADMIN_TOKEN: 503 while starting, 200 when ready, token generated', async (tc) => {
     first = current = await spawnServer({ dataDir, adminToken: null });
     const ms = await waitHealthy(first, 30000);
+    firstMs = ms;
     console.log(`first start (initdb + migrations) to /health 200: ${ms.toFixed(0)} ms`);
     tc.diagnostic(`first start: ${ms.toFixed(0)} ms`);
     assert.ok(ms < 10000, `first start took ${ms.toFixed(0)} ms (contract < 5 s, asserted < 10 s)`);
@@ -137,6 +139,7 @@ describe('server lifecycle (embedded Postgres)', () => {
     assert.ok(!current.output.includes(token), 'the admin token is printed again on a later start');
     assert.equal(fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim(), token, 'admin-token file unchanged');
     assert.ok(ms < 3000, `restart took ${ms.toFixed(0)} ms (contract < 1.5 s, asserted < 3 s)`);
+    if (firstMs !== undefined) assert.ok(ms < firstMs, `restart (${ms.toFixed(0)} ms) is not faster than the first start (${firstMs.toFixed(0)} ms)`);
   });
 
   t('embedded postgres killed → the server restarts it and serves again', async () => {
