@@ -1,3 +1,6 @@
+#include "core/config.hpp"
+
+#include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -5,9 +8,6 @@
 
 #include "control/control_plane.hpp"
 #include "control/project_settings.hpp"
-#include "core/config.hpp"
-
-#include <Poco/JSON/Parser.h>
 
 namespace alpaca {
 namespace {

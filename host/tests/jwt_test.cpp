@@ -1,7 +1,8 @@
+#include "auth/jwt.hpp"
+
 #include <gtest/gtest.h>
 
 #include "auth/crypto.hpp"
-#include "auth/jwt.hpp"
 
 namespace alpaca {
 namespace {
@@ -62,7 +63,9 @@ TEST(Crypto, RandomTokensAreDistinctAndInAlphabet) {
   EXPECT_NE(a, b);
   std::string ref = crypto::random_lower(20);
   EXPECT_TRUE(std::isalpha(static_cast<unsigned char>(ref[0])));
-  for (char c : ref) EXPECT_TRUE(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)));
+  for (char c : ref)
+    EXPECT_TRUE(std::islower(static_cast<unsigned char>(c)) ||
+                std::isdigit(static_cast<unsigned char>(c)));
   EXPECT_EQ(crypto::sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_TRUE(crypto::constant_time_equals("abc", "abc"));

@@ -1,11 +1,13 @@
-#include <gtest/gtest.h>
-
 #include "http/router.hpp"
+
+#include <gtest/gtest.h>
 
 namespace alpaca {
 namespace {
 
-alpaca_status noop(void*, alpaca_request*, alpaca_response*) { return ALPACA_OK; }
+alpaca_status noop(void*, alpaca_request*, alpaca_response*) {
+  return ALPACA_OK;
+}
 
 Route route(alpaca_route_scope scope, const char* method, const char* pattern,
             const char* owner = "t") {

@@ -8,7 +8,15 @@ static alpaca_status bad_create(alpaca_host* host, const alpaca_host_api* api, v
   return ALPACA_OK;
 }
 
-#define BAD_DESCRIPTOR(NAME, MAJOR, MINOR, DEPS)                                                \
-  static const alpaca_plugin_descriptor descriptor = {sizeof(alpaca_plugin_descriptor), MAJOR, \
-                                                       MINOR, NAME, "0.0.1", "test plugin",    \
-                                                       DEPS, bad_create, 0, 0, 0}
+#define BAD_DESCRIPTOR(NAME, MAJOR, MINOR, DEPS)                                        \
+  static const alpaca_plugin_descriptor descriptor = {sizeof(alpaca_plugin_descriptor), \
+                                                      MAJOR,                            \
+                                                      MINOR,                            \
+                                                      NAME,                             \
+                                                      "0.0.1",                          \
+                                                      "test plugin",                    \
+                                                      DEPS,                             \
+                                                      bad_create,                       \
+                                                      0,                                \
+                                                      0,                                \
+                                                      0}

@@ -1,7 +1,6 @@
 // Test plugin that exercises the ABI end to end: every scope, params, query, streamed bodies,
 // the caller identity, and the host's alpaca.db interface (role, claims, RLS).
 #include <alpaca/plugin.hpp>
-
 #include <memory>
 #include <string>
 
@@ -56,8 +55,8 @@ class Probe : public alpaca::Plugin {
     host.route(ALPACA_SCOPE_PROJECT, "GET", "/probe/v1/whoami", [](Request& req, Response& res) {
       const auto& c = req.caller();
       res.json(200, std::string("{\"kind\":\"") + kind(c.kind) + "\",\"role\":" + str(c.role) +
-                        ",\"subject\":" + str(c.subject) + ",\"project\":" +
-                        str(req.project() ? req.project()->ref : nullptr) +
+                        ",\"subject\":" + str(c.subject) +
+                        ",\"project\":" + str(req.project() ? req.project()->ref : nullptr) +
                         ",\"claims\":" + c.claims_json + "}");
     });
     host.route(ALPACA_SCOPE_PROJECT, "GET", "/probe/v1/db", [this](Request& req, Response& res) {
@@ -82,12 +81,11 @@ class Probe : public alpaca::Plugin {
       res.json(200, s.text("SELECT coalesce(json_agg(n ORDER BY id), '[]')::text FROM "
                            "public.probe_notes n"));
     });
-    host.route(ALPACA_SCOPE_PUBLIC, "GET", "/probe/echo/:name/*rest",
-               [](Request& req, Response& res) {
-                 res.json(200, "{\"name\":" + str(req.param("name").data()) +
-                                   ",\"rest\":" + str(req.param("rest").data()) +
-                                   ",\"x\":" + str(req.query("x")) + "}");
-               });
+    host.route(
+        ALPACA_SCOPE_PUBLIC, "GET", "/probe/echo/:name/*rest", [](Request& req, Response& res) {
+          res.json(200, "{\"name\":" + str(req.param("name").data()) + ",\"rest\":" +
+                            str(req.param("rest").data()) + ",\"x\":" + str(req.query("x")) + "}");
+        });
     host.route(ALPACA_SCOPE_MANAGEMENT, "GET", "/projects/:id/probe",
                [](Request& req, Response& res) {
                  res.json(200, "{\"project\":" + str(req.project()->ref) + ",\"kind\":\"" +

@@ -5,9 +5,9 @@
 
 namespace alpaca::crypto {
 
-std::string random_bytes(size_t n);                  // from the OS CSPRNG
-std::string random_token(size_t chars);              // [A-Za-z0-9], unbiased
-std::string random_lower(size_t chars);              // [a-z0-9], first char a letter
+std::string random_bytes(size_t n);      // from the OS CSPRNG
+std::string random_token(size_t chars);  // [A-Za-z0-9], unbiased
+std::string random_lower(size_t chars);  // [a-z0-9], first char a letter
 std::string sha256_hex(std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 bool constant_time_equals(std::string_view a, std::string_view b);

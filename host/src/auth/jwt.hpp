@@ -8,11 +8,11 @@
 namespace alpaca::jwt {
 
 struct Claims {
-  std::string role;         // "role" claim ("" when absent)
-  std::string sub;          // "sub" claim
-  std::string ref;          // "ref" claim (project ref on keys we mint)
-  std::string json;         // the whole payload as JSON text
-  int64_t exp = 0;          // 0 = no expiry
+  std::string role;  // "role" claim ("" when absent)
+  std::string sub;   // "sub" claim
+  std::string ref;   // "ref" claim (project ref on keys we mint)
+  std::string json;  // the whole payload as JSON text
+  int64_t exp = 0;   // 0 = no expiry
 };
 
 // Signs a payload given as a JSON object text.

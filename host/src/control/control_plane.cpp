@@ -1,10 +1,9 @@
 #include "control/control_plane.hpp"
 
-#include <spdlog/spdlog.h>
-#include <sys/stat.h>
-
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <fstream>
@@ -76,6 +75,32 @@ constexpr int64_t kKeyLifetime = 10LL * 365 * 24 * 3600;  // API keys are long-l
 }  // namespace
 
 ControlPlane::ControlPlane(App& app) : app_(app) {}
+ControlPlane::~ControlPlane() {
+  stop();
+}
+
+void ControlPlane::stop() {
+  if (listener_) listener_->stop();
+  listener_.reset();
+}
+
+void ControlPlane::announce(const std::string& what) {
+  try {
+    auto conn = app_.pools().get(app_.settings().control_db).acquire();
+    conn->exec("SELECT pg_notify($1, $2)", {std::string(CacheListener::kChannel), what});
+  } catch (const std::exception& e) {
+    spdlog::error("cache invalidation '{}' not announced: {}", what, e.what());
+  }
+}
+
+void ControlPlane::on_announcement(const std::string& what) {
+  if (what.rfind("project:", 0) == 0) {
+    forget_project(what.substr(8));
+  } else if (what.rfind("token:", 0) == 0) {
+    std::unique_lock lock(tokens_mutex_);
+    tokens_.erase(what.substr(6));
+  }
+}
 
 void ControlPlane::start() {
   {
@@ -86,6 +111,18 @@ void ControlPlane::start() {
     ensure_api_roles(*conn);
   }
   bootstrap_admin();
+  listener_ = std::make_unique<CacheListener>(
+      app_.conninfo(app_.settings().control_db),
+      [this](const std::string& what) { on_announcement(what); },
+      [this] {
+        {
+          std::unique_lock lock(projects_mutex_);
+          projects_.clear();
+        }
+        std::unique_lock lock(tokens_mutex_);
+        tokens_.clear();
+      });
+  listener_->start();
 }
 
 void ControlPlane::bootstrap_admin() {
@@ -93,8 +130,7 @@ void ControlPlane::bootstrap_admin() {
   bool first = false;
   {
     auto conn = app_.pools().get(app_.settings().control_db).acquire();
-    auto r =
-        conn->exec("SELECT id::text FROM accounts WHERE is_admin ORDER BY created_at LIMIT 1");
+    auto r = conn->exec("SELECT id::text FROM accounts WHERE is_admin ORDER BY created_at LIMIT 1");
     first = r.rows() == 0;
     admin = first ? conn->exec(
                             "INSERT INTO accounts(email, is_admin) VALUES ('admin@localhost', "
@@ -110,9 +146,9 @@ void ControlPlane::bootstrap_admin() {
     bool known = false;
     {
       auto c = app_.pools().get(app_.settings().control_db).acquire();
-      known = c->exec("SELECT 1 FROM access_tokens WHERE token_hash = $1",
-                      {crypto::sha256_hex(given)})
-                  .rows() > 0;
+      known =
+          c->exec("SELECT 1 FROM access_tokens WHERE token_hash = $1", {crypto::sha256_hex(given)})
+              .rows() > 0;
     }
     if (!known) {
       insert_token(admin, "admin (ALPACA_ADMIN_TOKEN)", given, 0);
@@ -130,8 +166,8 @@ void ControlPlane::bootstrap_admin() {
   }
   ::chmod(path.c_str(), 0600);
   // Printed once, on stdout and not through the logger, so log files never hold it.
-  std::cout << "\nAdmin personal access token (shown once, also saved to " << path
-            << "):\n  " << token << "\n\n"
+  std::cout << "\nAdmin personal access token (shown once, also saved to " << path << "):\n  "
+            << token << "\n\n"
             << std::flush;
 }
 
@@ -197,7 +233,8 @@ std::shared_ptr<const ProjectRecord> ControlPlane::project(const std::string& re
   // Refs are [a-z0-9]{20}: anything else is not a project, no need to ask the database.
   if (ref.empty() || ref.size() > 64) return nullptr;
   for (char c : ref)
-    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)))
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)))
       return nullptr;
   return load_project(ref);
 }
@@ -256,8 +293,8 @@ std::shared_ptr<const ProjectRecord> ControlPlane::create_project(const std::str
     }
     throw;
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - started)
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started)
                 .count();
   spdlog::info("project {} created (database {}, {} ms)", ref, database, ms);
   return load_project(ref);
@@ -277,6 +314,7 @@ std::shared_ptr<const ProjectRecord> ControlPlane::update_project(const std::str
   if (r.rows() == 0) return nullptr;
   auto p = record_from_row(row_of(r, 0));
   cache_project(p);
+  announce("project:" + ref);
   return p;
 }
 
@@ -289,6 +327,7 @@ std::shared_ptr<const ProjectRecord> ControlPlane::delete_project(const std::str
   conn->exec("DROP DATABASE IF EXISTS " + conn->escape_identifier(p->database) + " WITH (FORCE)");
   conn->exec("DELETE FROM projects WHERE id = $1", {ref});
   forget_project(ref);
+  announce("project:" + ref);
   spdlog::info("project {} deleted (database {} dropped)", ref, p->database);
   auto gone = std::make_shared<ProjectRecord>(*p);
   gone->status = "deleted";
@@ -307,6 +346,7 @@ std::shared_ptr<const ProjectRecord> ControlPlane::rotate_keys(const std::string
   if (r.rows() == 0) return nullptr;
   auto p = record_from_row(row_of(r, 0));
   cache_project(p);  // the old secret is gone: tokens signed with it stop verifying at once
+  announce("project:" + ref);
   spdlog::info("project {}: API keys rotated", ref);
   return p;
 }
@@ -387,6 +427,7 @@ std::optional<std::string> ControlPlane::revoke_token(const std::string& account
     std::unique_lock lock(tokens_mutex_);
     tokens_.erase(r.get(0, 5));
   }
+  announce("token:" + r.get(0, 5));
   auto o = token_json(r, 0);
   o.set("revoked", true);
   return stringify(o);

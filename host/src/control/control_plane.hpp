@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "control/cache_listener.hpp"
 #include "control/project_record.hpp"
 
 namespace alpaca {
@@ -33,8 +34,11 @@ class ControlPlane {
  public:
   explicit ControlPlane(App& app);
 
-  // Migrates the control database, makes the API roles and the admin account.
+  ~ControlPlane();
+  // Migrates the control database, makes the API roles and the admin account, and starts
+  // listening for cache invalidations from other hosts.
   void start();
+  void stop();
 
   // ---- projects ----
   std::shared_ptr<const ProjectRecord> project(const std::string& ref);  // cached; null = none
@@ -60,6 +64,10 @@ class ControlPlane {
   void cache_project(const std::shared_ptr<const ProjectRecord>& p);
   void forget_project(const std::string& ref);
   void bootstrap_admin();
+  // Tells every host (this one included) to drop a cache entry: "project:<ref>" or
+  // "token:<sha256>".
+  void announce(const std::string& what);
+  void on_announcement(const std::string& what);
   std::string insert_token(const std::string& account, const std::string& name,
                            const std::string& token, int64_t expires_in_days);
   std::pair<std::string, std::string> mint_keys(const std::string& ref,
@@ -70,6 +78,7 @@ class ControlPlane {
   std::unordered_map<std::string, std::shared_ptr<const ProjectRecord>> projects_;
   std::shared_mutex tokens_mutex_;
   std::unordered_map<std::string, TokenOwner> tokens_;  // by SHA-256 hex of the token
+  std::unique_ptr<CacheListener> listener_;
 };
 
 }  // namespace alpaca

@@ -51,7 +51,9 @@ CREATE INDEX projects_owner ON projects(owner_id);
 
 }  // namespace
 
-int control_schema_version() { return static_cast<int>(kMigrations.size()); }
+int control_schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
 
 int apply_control_migrations(db::Connection& conn) {
   conn.exec("SELECT pg_advisory_lock(7405141)");  // 'alpaca' migrations lock
@@ -63,14 +65,13 @@ int apply_control_migrations(db::Connection& conn) {
     auto r = conn.exec("SELECT coalesce(max(version), 0) FROM alpaca_schema_migrations");
     int current = std::stoi(r.get(0, 0));
     if (current > control_schema_version())
-      spdlog::warn("control database schema version {} is newer than this server's ({})",
-                   current, control_schema_version());
+      spdlog::warn("control database schema version {} is newer than this server's ({})", current,
+                   control_schema_version());
     for (int v = current + 1; v <= control_schema_version(); ++v) {
       conn.exec("BEGIN");
       try {
         conn.exec(kMigrations[v - 1]);
-        conn.exec("INSERT INTO alpaca_schema_migrations(version) VALUES ($1)",
-                  {std::to_string(v)});
+        conn.exec("INSERT INTO alpaca_schema_migrations(version) VALUES ($1)", {std::to_string(v)});
         conn.exec("COMMIT");
       } catch (...) {
         conn.exec("ROLLBACK");

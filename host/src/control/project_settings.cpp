@@ -17,12 +17,18 @@ struct Field {
   bool secret;
 };
 const Field kFields[] = {
-    {"repo_url", Kind::kString, false},         {"build_command", Kind::kString, false},
-    {"output_dir", Kind::kString, false},       {"install_command", Kind::kString, false},
-    {"production_branch", Kind::kString, false}, {"env_vars", Kind::kStringMap, false},
-    {"email_notifications", Kind::kBool, false}, {"slack_webhook", Kind::kString, false},
-    {"forms_enabled", Kind::kBool, false},      {"webhook_secret", Kind::kString, false},
-    {"github_token", Kind::kString, true},      {"google_client_id", Kind::kString, false},
+    {"repo_url", Kind::kString, false},
+    {"build_command", Kind::kString, false},
+    {"output_dir", Kind::kString, false},
+    {"install_command", Kind::kString, false},
+    {"production_branch", Kind::kString, false},
+    {"env_vars", Kind::kStringMap, false},
+    {"email_notifications", Kind::kBool, false},
+    {"slack_webhook", Kind::kString, false},
+    {"forms_enabled", Kind::kBool, false},
+    {"webhook_secret", Kind::kString, false},
+    {"github_token", Kind::kString, true},
+    {"google_client_id", Kind::kString, false},
     {"google_client_secret", Kind::kString, true},
 };
 constexpr size_t kMaxSettingLength = 8192;
@@ -50,7 +56,8 @@ bool valid(Kind kind, const Poco::Dynamic::Var& v) {
       if (v.type() != typeid(Poco::JSON::Object::Ptr)) return false;
       auto obj = v.extract<Poco::JSON::Object::Ptr>();
       for (const auto& [k, val] : *obj)
-        if (!val.isString() || k.size() > 256 || val.extract<std::string>().size() > kMaxSettingLength)
+        if (!val.isString() || k.size() > 256 ||
+            val.extract<std::string>().size() > kMaxSettingLength)
           return false;
       return true;
     }

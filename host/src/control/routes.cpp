@@ -1,8 +1,8 @@
 #include "control/routes.hpp"
 
-#include <alpaca/plugin.hpp>
-
 #include <Poco/JSON/Parser.h>
+
+#include <alpaca/plugin.hpp>
 
 #include "control/control_plane.hpp"
 
@@ -75,9 +75,10 @@ void register_control_routes(Host& host, ControlPlane& cp) {
                std::string owner = require_account(req);
                auto body = json_body(req);
                for (const auto& [key, value] : *body)
-                 if (key != "name") throw HttpError(400, "Unknown field '" + key + "'",
-                                                    "Create a project with { \"name\" }; "
-                                                    "set other fields with PATCH");
+                 if (key != "name")
+                   throw HttpError(400, "Unknown field '" + key + "'",
+                                   "Create a project with { \"name\" }; "
+                                   "set other fields with PATCH");
                if (!body->has("name")) throw HttpError(400, "Field 'name' is required");
                auto name = body->get("name");
                if (!name.isString() || name.extract<std::string>().empty() ||
@@ -130,14 +131,16 @@ void register_control_routes(Host& host, ControlPlane& cp) {
                  if (key == "name") {
                    if (!value.isString() || value.extract<std::string>().empty() ||
                        value.extract<std::string>().size() > 100)
-                     throw HttpError(400, "Field 'name' must be a non-empty string of at most "
-                                          "100 characters");
+                     throw HttpError(400,
+                                     "Field 'name' must be a non-empty string of at most "
+                                     "100 characters");
                    name = value.extract<std::string>();
                  } else if (key == "expires_in_days") {
                    if (!value.isInteger() || value.convert<int64_t>() < 1 ||
                        value.convert<int64_t>() > 3650)
-                     throw HttpError(400, "Field 'expires_in_days' must be an integer from 1 "
-                                          "to 3650");
+                     throw HttpError(400,
+                                     "Field 'expires_in_days' must be an integer from 1 "
+                                     "to 3650");
                    days = value.convert<int64_t>();
                  } else {
                    throw HttpError(400, "Unknown field '" + key + "'",

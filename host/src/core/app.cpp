@@ -20,9 +20,13 @@
 namespace alpaca {
 namespace fs = std::filesystem;
 
-App::App(Config config, std::string argv0) : config_(std::move(config)) { load_settings(argv0); }
+App::App(Config config, std::string argv0) : config_(std::move(config)) {
+  load_settings(argv0);
+}
 
-App::~App() { stop(); }
+App::~App() {
+  stop();
+}
 
 void App::load_settings(const std::string& argv0) {
   auto& c = config_;
@@ -36,8 +40,10 @@ void App::load_settings(const std::string& argv0) {
   s.max_body_bytes = c.get_int("http.max_body_bytes", s.max_body_bytes);
   s.base_domain = c.get("server.base_domain", "");
   s.base_scheme = c.get("server.base_scheme", s.base_scheme);
-  std::string host_for_url = s.http_host == "0.0.0.0" || s.http_host == "::" ? "127.0.0.1" : s.http_host;
-  s.public_url = c.get("server.public_url", "http://" + host_for_url + ":" + std::to_string(s.http_port));
+  std::string host_for_url =
+      s.http_host == "0.0.0.0" || s.http_host == "::" ? "127.0.0.1" : s.http_host;
+  s.public_url =
+      c.get("server.public_url", "http://" + host_for_url + ":" + std::to_string(s.http_port));
   while (!s.public_url.empty() && s.public_url.back() == '/') s.public_url.pop_back();
   s.data_dir = fs::absolute(c.get("data_dir", "./data")).lexically_normal().string();
   s.database_url = c.get("database.url", "");
@@ -47,7 +53,8 @@ void App::load_settings(const std::string& argv0) {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) exe = fs::absolute(argv0);
-  s.plugin_dir = c.get("plugin_dir", (exe.parent_path() / ALPACA_PLUGIN_RELATIVE_DIR).lexically_normal().string());
+  s.plugin_dir = c.get(
+      "plugin_dir", (exe.parent_path() / ALPACA_PLUGIN_RELATIVE_DIR).lexically_normal().string());
   s.log_requests = c.get_bool("log.requests", true);
   s.cors_origin = c.get("cors.origin", "*");
 }
@@ -124,13 +131,16 @@ void App::start() {
 
   started_ = true;
   ready_.store(true, std::memory_order_release);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   spdlog::info("alpaca-server {} ready in {} ms (data dir {}, {} route(s))", ALPACA_VERSION, ms,
                s.data_dir, router_.size());
 }
 
 void App::stop() {
-  if (!http_ && !pg_ && !plugins_) return;
+  if (stopped_ || (!http_ && !pg_ && !plugins_)) return;
+  stopped_ = true;
   ready_.store(false, std::memory_order_release);
   spdlog::info("shutting down: finishing in-flight requests");
   if (http_) http_->stop();
@@ -139,6 +149,7 @@ void App::stop() {
     plugins_->stop_all();
     plugins_->destroy_all();
   }
+  if (control_) control_->stop();
   if (pools_) pools_->stop();
   if (pg_) pg_->stop();
   pools_.reset();

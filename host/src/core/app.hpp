@@ -25,14 +25,14 @@ struct Settings {
   int http_threads = 64;
   int http_queue = 256;
   int64_t max_body_bytes = 50 * 1024 * 1024;
-  std::string base_domain;      // projects also answer on <ref>.<base_domain>
-  std::string public_url;       // how clients reach this server (server_url of projects)
+  std::string base_domain;  // projects also answer on <ref>.<base_domain>
+  std::string public_url;   // how clients reach this server (server_url of projects)
   std::string base_scheme = "https";
   std::string data_dir;
-  std::string database_url;     // empty = embedded
+  std::string database_url;  // empty = embedded
   std::string control_db = "alpaca";
   std::string plugin_dir;
-  std::string plugins;          // comma list; empty = all in plugin_dir
+  std::string plugins;  // comma list; empty = all in plugin_dir
   bool log_requests = true;
   std::string cors_origin = "*";
 };
@@ -76,6 +76,7 @@ class App {
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> ready_{false};
   bool started_ = false;
+  bool stopped_ = false;
 };
 
 }  // namespace alpaca

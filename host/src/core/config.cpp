@@ -65,8 +65,8 @@ int64_t Config::get_int(const std::string& key, int64_t fallback) const {
     used = 0;
   }
   if (used != v->size())
-    throw std::runtime_error("config " + key + " (" + env_name(key) + ") must be an integer, got '" +
-                             *v + "'");
+    throw std::runtime_error("config " + key + " (" + env_name(key) +
+                             ") must be an integer, got '" + *v + "'");
   return n;
 }
 
@@ -78,7 +78,9 @@ bool Config::get_bool(const std::string& key, bool fallback) const {
   throw std::runtime_error("config " + key + " must be true or false, got '" + *v + "'");
 }
 
-void Config::set(const std::string& key, const std::string& value) { values_[key] = value; }
+void Config::set(const std::string& key, const std::string& value) {
+  values_[key] = value;
+}
 
 const char* Config::intern(const std::string& value) const {
   std::lock_guard lock(intern_mutex_);

@@ -1,9 +1,8 @@
 #pragma once
 // The host-side definitions of the ABI's opaque request/response handles.
-#include <alpaca/plugin.h>
-
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <alpaca/plugin.h>
 
 #include <memory>
 #include <optional>

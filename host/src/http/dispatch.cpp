@@ -1,10 +1,9 @@
 #include "http/dispatch.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/String.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 
@@ -80,9 +79,11 @@ Target resolve_target(const App& app, const Poco::Net::HTTPServerRequest& http,
   const std::string& base = app.settings().base_domain;
   if (!base.empty() && http.has("Host")) {
     std::string host = Poco::toLower(http.getHost());
-    if (size_t colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos)
+    if (size_t colon = host.rfind(':');
+        colon != std::string::npos && host.find(']') == std::string::npos)
       host.resize(colon);
-    if (host.size() > base.size() + 1 && host.compare(host.size() - base.size(), base.size(), base) == 0 &&
+    if (host.size() > base.size() + 1 &&
+        host.compare(host.size() - base.size(), base.size(), base) == 0 &&
         host[host.size() - base.size() - 1] == '.') {
       std::string ref = host.substr(0, host.size() - base.size() - 1);
       if (ref.find('.') == std::string::npos) {
@@ -140,7 +141,8 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
       hres.set("Retry-After", "1");
       return send_error(res, 503, "Server is starting", "Retry in a moment");
     }
-    if (raw_path.empty() || raw_path[0] != '/') return send_error(res, 400, "Malformed request path");
+    if (raw_path.empty() || raw_path[0] != '/')
+      return send_error(res, 400, "Malformed request path");
     target = resolve_target(app, http, raw_path);
     req.path = target.path;
 
@@ -152,7 +154,8 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
     if (target.scope == ALPACA_SCOPE_PROJECT) {
       add_cors(app, hres);
       auto project = app.control().project(target.ref);
-      if (!project) return send_error(res, 404, "Project not found", "No project '" + target.ref + "'");
+      if (!project)
+        return send_error(res, 404, "Project not found", "No project '" + target.ref + "'");
       attach_project(req, project);
       if (req.method == "OPTIONS") {  // CORS preflight: no credentials are sent with it
         hres.set("Access-Control-Allow-Methods", kCorsMethods);
@@ -165,7 +168,10 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
       }
       auto m = app.router().match(ALPACA_SCOPE_PROJECT, req.method, req.path);
       if (!m.route) {
-        if (!m.allowed.empty()) return send_error(res, 405, "Method not allowed", "Allowed: " + Poco::cat(std::string(", "), m.allowed.begin(), m.allowed.end()));
+        if (!m.allowed.empty())
+          return send_error(
+              res, 405, "Method not allowed",
+              "Allowed: " + Poco::cat(std::string(", "), m.allowed.begin(), m.allowed.end()));
         return send_error(res, 404, "Not found", "No route " + req.method + " " + req.path);
       }
       // Credentials: apikey must be a key of this project; a Bearer JWT (user session or key)
@@ -259,12 +265,12 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
   }
 
   if (app.settings().log_requests) {
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                          started)
-                    .count();
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
     // Never the query string (signed URLs carry tokens there) nor any header.
-    spdlog::info("http method={} path={} status={} ms={:.2f} project={} caller={}{}{}",
-                 req.method, raw_path, static_cast<int>(hres.getStatus()), ms,
+    spdlog::info("http method={} path={} status={} ms={:.2f} project={} caller={}{}{}", req.method,
+                 raw_path, static_cast<int>(hres.getStatus()), ms,
                  req.project ? req.project->ref : "-", caller_kind_name(req.caller.kind),
                  res.error_message.empty() ? "" : " error=",
                  res.error_message.empty() ? "" : "\"" + res.error_message + "\"");

@@ -1,13 +1,12 @@
 #include "http/server.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <thread>
@@ -45,7 +44,9 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 }  // namespace
 
 HttpServer::HttpServer(App& app) : app_(app) {}
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 void HttpServer::start() {
   const auto& s = app_.settings();

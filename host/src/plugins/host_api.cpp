@@ -1,8 +1,7 @@
 // The alpaca_host_api table: the host's side of the plugin ABI.
-#include <spdlog/spdlog.h>
-
 #include <Poco/File.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <spdlog/spdlog.h>
 
 #include <cstring>
 
@@ -51,7 +50,7 @@ alpaca_status api_register_route(alpaca_host* h, alpaca_route_scope scope, const
     if (auto owner = h->app->router().add(std::move(r))) {
       h->route_conflict = true;
       h->conflict = std::string("route ") + method + " " + pattern + " is already registered by " +
-                 (*owner == h->plugin ? "this plugin" : "plugin '" + *owner + "'");
+                    (*owner == h->plugin ? "this plugin" : "plugin '" + *owner + "'");
       return ALPACA_ERR_CONFLICT;
     }
   } catch (const std::invalid_argument& e) {
@@ -61,8 +60,12 @@ alpaca_status api_register_route(alpaca_host* h, alpaca_route_scope scope, const
   return ALPACA_OK;
 }
 
-const char* req_method(alpaca_request* r) { return r->method.c_str(); }
-const char* req_path(alpaca_request* r) { return r->path.c_str(); }
+const char* req_method(alpaca_request* r) {
+  return r->method.c_str();
+}
+const char* req_path(alpaca_request* r) {
+  return r->path.c_str();
+}
 
 const char* req_param(alpaca_request* r, const char* name) {
   if (!name) return nullptr;
@@ -71,7 +74,9 @@ const char* req_param(alpaca_request* r, const char* name) {
   return nullptr;
 }
 
-const char* req_query_string(alpaca_request* r) { return r->query_string.c_str(); }
+const char* req_query_string(alpaca_request* r) {
+  return r->query_string.c_str();
+}
 
 const char* req_query(alpaca_request* r, const char* name) {
   if (!name) return nullptr;
@@ -138,7 +143,9 @@ int64_t req_read(alpaca_request* r, void* buf, size_t cap) {
 const alpaca_project* req_project(alpaca_request* r) {
   return r->project ? &r->project_view : nullptr;
 }
-const alpaca_caller* req_caller(alpaca_request* r) { return &r->caller; }
+const alpaca_caller* req_caller(alpaca_request* r) {
+  return &r->caller;
+}
 
 alpaca_status res_status(alpaca_response* res, int status) {
   if (res->committed) return ALPACA_ERR_STATE;
@@ -208,8 +215,7 @@ alpaca_status res_send_file(alpaca_response* res, const char* path, const char* 
   }
 }
 
-alpaca_status res_error(alpaca_response* res, int status, const char* message,
-                        const char* detail) {
+alpaca_status res_error(alpaca_response* res, int status, const char* message, const char* detail) {
   if (res->committed) return ALPACA_ERR_STATE;
   send_error(*res, status, message ? message : "Error", detail ? detail : "");
   return ALPACA_OK;
@@ -229,7 +235,9 @@ const void* api_get(alpaca_host* h, const char* name, uint32_t min_version) {
   return name ? h->app->interfaces().get(name, min_version) : nullptr;
 }
 
-void api_set_error(alpaca_host* h, const char* message) { h->error = message ? message : ""; }
+void api_set_error(alpaca_host* h, const char* message) {
+  h->error = message ? message : "";
+}
 
 const alpaca_host_api kTable = {
     sizeof(alpaca_host_api),
@@ -264,6 +272,8 @@ const alpaca_host_api kTable = {
 
 }  // namespace
 
-const alpaca_host_api* host_api_table() { return &kTable; }
+const alpaca_host_api* host_api_table() {
+  return &kTable;
+}
 
 }  // namespace alpaca

@@ -11,10 +11,10 @@ const alpaca_host_api* host_api_table();
 
 struct alpaca_host {
   alpaca::App* app = nullptr;
-  std::string plugin;  // descriptor name
-  std::string file;    // shared object path (or "(built-in)")
+  std::string plugin;        // descriptor name
+  std::string file;          // shared object path (or "(built-in)")
   bool registering = false;  // routes may be added only during create
   bool route_conflict = false;
   std::string conflict;  // what clashed, kept apart from set_error's message
-  std::string error;  // from set_error or a refused registration
+  std::string error;     // from set_error or a refused registration
 };

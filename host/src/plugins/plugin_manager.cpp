@@ -1,11 +1,10 @@
 #include "plugins/plugin_manager.hpp"
 
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/dll/shared_library.hpp>
-#include <dlfcn.h>
-
 #include <algorithm>
+#include <boost/dll/shared_library.hpp>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -50,8 +49,8 @@ std::vector<std::string> split_list(const std::string& s) {
 bool valid_name(const char* n) {
   if (!n || !*n) return false;
   for (const char* c = n; *c; ++c)
-    if (!(std::islower(static_cast<unsigned char>(*c)) || std::isdigit(static_cast<unsigned char>(*c)) ||
-          *c == '_' || *c == '-'))
+    if (!(std::islower(static_cast<unsigned char>(*c)) ||
+          std::isdigit(static_cast<unsigned char>(*c)) || *c == '_' || *c == '-'))
       return false;
   return true;
 }
@@ -112,7 +111,8 @@ void PluginManager::load_file(const std::string& path, bool explicit_) {
   }
   auto entry = pl.lib.get<const alpaca_plugin_descriptor*()>(ALPACA_PLUGIN_ENTRY_NAME);
   pl.desc = entry();
-  if (!pl.desc || pl.desc->struct_size < offsetof(alpaca_plugin_descriptor, destroy) + sizeof(void*))
+  if (!pl.desc ||
+      pl.desc->struct_size < offsetof(alpaca_plugin_descriptor, destroy) + sizeof(void*))
     return refuse(pl, "returned no valid descriptor", "rebuild it with the current SDK");
   if (pl.desc->abi_major != ALPACA_ABI_MAJOR)
     return refuse(pl, "built for another plugin ABI major",
@@ -198,11 +198,11 @@ void PluginManager::create_all() {
     p->handle.plugin = p->name();
     p->handle.file = p->file;
     p->handle.registering = true;
-    alpaca_status s = p->desc->create ? p->desc->create(&p->handle, host_api_table(), &p->state)
-                                      : ALPACA_OK;
+    alpaca_status s =
+        p->desc->create ? p->desc->create(&p->handle, host_api_table(), &p->state) : ALPACA_OK;
     p->handle.registering = false;
     if (s != ALPACA_OK || p->handle.route_conflict) {
-      std::string why = p->handle.route_conflict ? p->handle.conflict
+      std::string why = p->handle.route_conflict  ? p->handle.conflict
                         : p->handle.error.empty() ? "create() failed"
                                                   : p->handle.error;
       if (s == ALPACA_OK && p->desc->destroy) p->desc->destroy(p->state);
@@ -221,7 +221,8 @@ void PluginManager::start_all() {
     if (!p->created) continue;
     alpaca_status s = p->desc->start ? p->desc->start(p->state) : ALPACA_OK;
     if (s != ALPACA_OK) {
-      refuse(*p, "start() failed: " + (p->handle.error.empty() ? "no reason given" : p->handle.error),
+      refuse(*p,
+             "start() failed: " + (p->handle.error.empty() ? "no reason given" : p->handle.error),
              "see the plugin's own log lines above");
       continue;
     }

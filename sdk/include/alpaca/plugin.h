@@ -83,12 +83,13 @@ typedef enum alpaca_route_scope {
 } alpaca_route_scope;
 
 /* Route flags (bitwise or). */
-#define ALPACA_ROUTE_ANONYMOUS 0x1u /* project scope: a missing key is allowed (caller kind NONE) */
+#define ALPACA_ROUTE_ANONYMOUS 0x1u /* project scope: a missing key is allowed (caller kind NONE) \
+                                     */
 
 typedef enum alpaca_caller_kind {
-  ALPACA_CALLER_NONE = 0,        /* no credentials */
-  ALPACA_CALLER_ACCOUNT = 1,     /* personal access token */
-  ALPACA_CALLER_PROJECT_JWT = 2  /* JWT signed with a project's secret (anon, service_role, user) */
+  ALPACA_CALLER_NONE = 0,       /* no credentials */
+  ALPACA_CALLER_ACCOUNT = 1,    /* personal access token */
+  ALPACA_CALLER_PROJECT_JWT = 2 /* JWT signed with a project's secret (anon, service_role, user) */
 } alpaca_caller_kind;
 
 /* Who is calling, resolved once by the host. Borrowed: valid during the handler call. */
@@ -107,7 +108,7 @@ typedef struct alpaca_caller {
 typedef struct alpaca_project {
   size_t struct_size;
   /* minor 0 */
-  const char* ref;        /* the project's id (also its subdomain) */
+  const char* ref; /* the project's id (also its subdomain) */
   const char* name;
   const char* database;   /* name of the project's Postgres database */
   const char* server_url; /* base URL of the per-project APIs */
@@ -135,9 +136,9 @@ typedef struct alpaca_host_api {
   const char* (*data_dir)(alpaca_host* host);
 
   /* ---- minor 0: routes (only during create) ---- */
-  /* pattern: "/segment/:param/.../ *rest" (no space); a trailing "*name" matches the rest of the path
-   * (possibly empty). method is an HTTP method in capitals, or "*" for any. Strings are copied.
-   * A duplicate method+pattern in the same scope returns ALPACA_ERR_CONFLICT and the host
+  /* pattern: "/segment/:param/.../ *rest" (no space); a trailing "*name" matches the rest of the
+   * path (possibly empty). method is an HTTP method in capitals, or "*" for any. Strings are
+   * copied. A duplicate method+pattern in the same scope returns ALPACA_ERR_CONFLICT and the host
    * refuses the plugin. */
   alpaca_status (*register_route)(alpaca_host* host, alpaca_route_scope scope, const char* method,
                                   const char* pattern, uint32_t flags, alpaca_handler_fn handler,
@@ -274,7 +275,7 @@ typedef struct alpaca_db_api {
   int (*result_rows)(const alpaca_db_result* r);
   int (*result_columns)(const alpaca_db_result* r);
   const char* (*result_column_name)(const alpaca_db_result* r, int col);
-  uint32_t (*result_column_type)(const alpaca_db_result* r, int col); /* pg_type oid */
+  uint32_t (*result_column_type)(const alpaca_db_result* r, int col);       /* pg_type oid */
   const char* (*result_value)(const alpaca_db_result* r, int row, int col); /* NULL for SQL NULL */
   int64_t (*result_affected)(const alpaca_db_result* r); /* rows affected by INSERT/UPDATE/... */
   void (*result_free)(alpaca_db_result* r);

@@ -48,11 +48,21 @@ inline std::string json_escape(std::string_view s) {
   out.reserve(s.size() + 8);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           static const char* hex = "0123456789abcdef";
@@ -74,7 +84,9 @@ class Request {
   std::string_view method() const { return api_->request_method(req_); }
   std::string_view path() const { return api_->request_path(req_); }
   // "" when absent; use has_param to tell apart.
-  std::string_view param(const char* name) const { return or_empty(api_->request_param(req_, name)); }
+  std::string_view param(const char* name) const {
+    return or_empty(api_->request_param(req_, name));
+  }
   bool has_param(const char* name) const { return api_->request_param(req_, name) != nullptr; }
   std::string_view query_string() const { return api_->request_query_string(req_); }
   const char* query(const char* name) const { return api_->request_query(req_, name); }
@@ -98,7 +110,9 @@ class Request {
   alpaca_request* raw() const { return req_; }
 
  private:
-  static std::string_view or_empty(const char* s) { return s ? std::string_view(s) : std::string_view(); }
+  static std::string_view or_empty(const char* s) {
+    return s ? std::string_view(s) : std::string_view();
+  }
   const alpaca_host_api* api_;
   alpaca_request* req_;
 };
@@ -123,7 +137,9 @@ class Response {
     status(code).header("Content-Type", "application/json");
     send(body);
   }
-  void write(std::string_view chunk) { check(api_->response_write(res_, chunk.data(), chunk.size())); }
+  void write(std::string_view chunk) {
+    check(api_->response_write(res_, chunk.data(), chunk.size()));
+  }
   void end() {
     check(api_->response_end(res_));
     done_ = true;
@@ -155,7 +171,9 @@ class Host {
  public:
   Host(alpaca_host* host, const alpaca_host_api* api) : host_(host), api_(api) {}
 
-  void log(alpaca_log_level level, const std::string& msg) const { api_->log(host_, level, msg.c_str()); }
+  void log(alpaca_log_level level, const std::string& msg) const {
+    api_->log(host_, level, msg.c_str());
+  }
   void info(const std::string& msg) const { log(ALPACA_LOG_INFO, msg); }
   void warn(const std::string& msg) const { log(ALPACA_LOG_WARN, msg); }
   void error(const std::string& msg) const { log(ALPACA_LOG_ERROR, msg); }
@@ -288,14 +306,21 @@ void destroy(void* state) noexcept {
 
 // Defines the exported entry point for plugin class CLASS. Further arguments name the plugins it
 // depends on: ALPACA_PLUGIN(Rest, "rest", "1.0.0", "Auto REST", "auth").
-#define ALPACA_PLUGIN(CLASS, NAME, VERSION, DESCRIPTION, ...)                                  \
-  extern "C" ALPACA_EXPORT const alpaca_plugin_descriptor* ALPACA_PLUGIN_ENTRY(void) {         \
-    static const char* const deps[] = {__VA_ARGS__ __VA_OPT__(, ) nullptr};                    \
-    static const alpaca_plugin_descriptor d = {                                                \
-        sizeof(alpaca_plugin_descriptor), ALPACA_ABI_MAJOR, ALPACA_ABI_MINOR, NAME, VERSION,   \
-        DESCRIPTION, deps, &alpaca::detail::create<CLASS>, &alpaca::detail::start<CLASS>,      \
-        &alpaca::detail::stop<CLASS>, &alpaca::detail::destroy<CLASS>};                        \
-    return &d;                                                                                 \
+#define ALPACA_PLUGIN(CLASS, NAME, VERSION, DESCRIPTION, ...)                          \
+  extern "C" ALPACA_EXPORT const alpaca_plugin_descriptor* ALPACA_PLUGIN_ENTRY(void) { \
+    static const char* const deps[] = {__VA_ARGS__ __VA_OPT__(, ) nullptr};            \
+    static const alpaca_plugin_descriptor d = {sizeof(alpaca_plugin_descriptor),       \
+                                               ALPACA_ABI_MAJOR,                       \
+                                               ALPACA_ABI_MINOR,                       \
+                                               NAME,                                   \
+                                               VERSION,                                \
+                                               DESCRIPTION,                            \
+                                               deps,                                   \
+                                               &alpaca::detail::create<CLASS>,         \
+                                               &alpaca::detail::start<CLASS>,          \
+                                               &alpaca::detail::stop<CLASS>,           \
+                                               &alpaca::detail::destroy<CLASS>};       \
+    return &d;                                                                         \
   }
 
 #endif  // ALPACA_PLUGIN_HPP
