@@ -47,11 +47,13 @@ export function freePort() {
 export function makeTempDir(prefix = 'alpaca-it-') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   fs.chmodSync(dir, 0o755);
+  ownedDirs.add(dir);
   return dir;
 }
 
 export function removeDir(dir) {
   if (!dir) return;
+  ownedDirs.delete(dir);
   try {
     fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   } catch (e) {
@@ -61,11 +63,24 @@ export function removeDir(dir) {
 }
 
 // Every child we spawn is remembered so a crash of the test process does not leave servers behind.
+// Likewise the temp dirs a server owns are removed at exit if an after() hook never ran.
 const liveChildren = new Set();
+const ownedDirs = new Set();
+const exitCleanups = new Set(); // synchronous, e.g. stopping an external cluster
 process.on('exit', () => {
+  for (const f of exitCleanups) {
+    try {
+      f();
+    } catch {}
+  }
   for (const c of liveChildren) {
     try {
       c.kill('SIGKILL');
+    } catch {}
+  }
+  for (const d of ownedDirs) {
+    try {
+      fs.rmSync(d, { recursive: true, force: true });
     } catch {}
   }
 });
@@ -481,6 +496,12 @@ export async function startExternalPostgres() {
     '-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync',
   ]);
   if (r.status !== 0) throw new Error(`initdb failed: ${r.stdout}\n${r.stderr}`);
+  const stopCluster = () => {
+    exitCleanups.delete(stopCluster);
+    runAsPostgres([path.join(PG_BIN, 'pg_ctl'), '-D', dataDir, '-m', 'fast', '-w', 'stop']);
+    removeDir(dir);
+  };
+  exitCleanups.add(stopCluster); // from here on, a crash of the test process still stops it
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
   r = runAsPostgres([
     path.join(PG_BIN, 'pg_ctl'), '-D', dataDir, '-l', path.join(dir, 'postgres.log'), '-o', opts, '-w', '-t', '60', 'start',
@@ -496,7 +517,10 @@ export async function startExternalPostgres() {
   for (;;) {
     const ready = spawnSync(path.join(PG_BIN, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres']);
     if (ready.status === 0) break;
-    if (performance.now() > deadline) throw new Error('external postgres not ready after 30 s');
+    if (performance.now() > deadline) {
+      stopCluster();
+      throw new Error('external postgres not ready after 30 s');
+    }
     await sleep(100);
   }
   const pg = {
@@ -506,10 +530,7 @@ export async function startExternalPostgres() {
     host: '127.0.0.1',
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     psql: (sql, db = 'postgres') => psql({ host: '127.0.0.1', port, db }, sql),
-    stop() {
-      runAsPostgres([path.join(PG_BIN, 'pg_ctl'), '-D', dataDir, '-m', 'fast', '-w', 'stop']);
-      removeDir(dir);
-    },
+    stop: stopCluster,
   };
   return pg;
 }

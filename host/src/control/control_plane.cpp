@@ -331,6 +331,10 @@ std::shared_ptr<const ProjectRecord> ControlPlane::delete_project(const std::str
   spdlog::info("project {} deleted (database {} dropped)", ref, p->database);
   auto gone = std::make_shared<ProjectRecord>(*p);
   gone->status = "deleted";
+  // status precedes the settings in the object, so the first match is the field itself.
+  std::string from = "\"status\":\"" + p->status + "\"";
+  if (size_t at = gone->json.find(from); at != std::string::npos)
+    gone->json.replace(at, from.size(), "\"status\":\"deleted\"");
   return gone;
 }
 

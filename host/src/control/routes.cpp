@@ -125,7 +125,7 @@ void register_control_routes(Host& host, ControlPlane& cp) {
   host.route(M, "POST", "/account/tokens", guarded([&cp](Request& req, Response& res) {
                std::string account = require_account(req);
                auto body = json_body(req);
-               std::string name = "token";
+               std::string name;
                int64_t days = 0;
                for (const auto& [key, value] : *body) {
                  if (key == "name") {
@@ -147,6 +147,7 @@ void register_control_routes(Host& host, ControlPlane& cp) {
                                    "Fields: name, expires_in_days");
                  }
                }
+               if (name.empty()) throw HttpError(400, "Field 'name' is required");
                res.json(201, cp.create_token(account, name, days));
              }));
 

@@ -339,6 +339,32 @@ PidFile read_pid_file(const fs::path& cluster) {
 
 // ---------------------------------------------------------------- setup
 
+// A postmaster from a previous alpaca-server that died (SIGKILL, crash) may still be shutting
+// down, or running. We hold the data dir lock, so no live server owns it: ask it to stop
+// (fast shutdown) and wait, instead of failing on "lock file postmaster.pid already exists".
+void EmbeddedPostgres::stop_leftover_postmaster() {
+  PidFile pf = read_pid_file(cluster_dir());
+  if (pf.pid <= 0 || ::kill(pf.pid, 0) != 0) return;
+  std::ifstream cmd("/proc/" + std::to_string(pf.pid) + "/cmdline");
+  std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+  if (cmdline.empty()) {  // a zombie: it has exited, wait until it is reaped
+    for (int i = 0; i < 250 && ::kill(pf.pid, 0) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return;
+  }
+  if (cmdline.find("postgres") == std::string::npos) return;  // pid reused by something else
+  spdlog::warn("a PostgreSQL from a previous run (pid {}, {}) is still up; stopping it", pf.pid,
+               pf.status.empty() ? "unknown state" : pf.status);
+  ::kill(pf.pid, SIGINT);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (::kill(pf.pid, 0) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (::kill(pf.pid, 0) == 0) {
+    ::kill(pf.pid, SIGQUIT);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
 EmbeddedPostgres::EmbeddedPostgres(Options options) : opt_(std::move(options)) {
   if (opt_.data_dir.empty()) throw std::invalid_argument("EmbeddedPostgres: data_dir is empty");
   opt_.data_dir = fs::absolute(opt_.data_dir).lexically_normal().string();
@@ -563,6 +589,7 @@ void EmbeddedPostgres::start() {
 
   prepare_directories();
   init_cluster_if_needed();
+  stop_leftover_postmaster();
 
   std::unique_lock lk(mu_);
   stopping_ = false;

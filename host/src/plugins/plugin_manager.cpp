@@ -156,41 +156,52 @@ void PluginManager::load(const std::string& dir, const std::string& enabled) {
 }
 
 void PluginManager::create_all() {
-  // Dependency check and order: repeat until no change (refusals can cascade).
-  std::vector<std::unique_ptr<Loaded>> ordered;
+  // 1. Refuse plugins whose dependencies are missing or refused, until nothing changes (a
+  //    refusal can cascade). Nothing is moved yet, so a throw here leaves plugins_ whole.
+  auto enabled = [&](const std::string& name) {
+    for (auto& q : plugins_)
+      if (!q->refused && q->name() == name) return true;
+    return false;
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto& p : plugins_) {
+      if (p->refused) continue;
+      for (const char* const* d = p->desc->depends; d && *d; ++d) {
+        if (enabled(*d)) continue;
+        refuse(*p, std::string("depends on plugin '") + *d + "', which is not enabled",
+               std::string("enable '") + *d + "' (add it to ALPACA_PLUGINS or the plugin dir)");
+        changed = true;
+        break;
+      }
+    }
+  }
+  // 2. Order: a plugin comes after its dependencies. Leftovers form a cycle.
+  std::vector<Loaded*> order;
   std::set<std::string> placed;
-  bool progress = true;
-  while (progress) {
+  for (bool progress = true; progress;) {
     progress = false;
     for (auto& p : plugins_) {
-      if (!p || p->refused) continue;
+      if (p->refused || placed.count(p->name())) continue;
       bool ready = true;
-      for (const char* const* d = p->desc->depends; d && *d; ++d) {
-        bool known = false;
-        for (auto& q : plugins_)
-          if (q && !q->refused && q->name() == *d) known = true;
-        for (auto& q : ordered)
-          if (q->name() == *d) known = true;
-        if (!known) {
-          refuse(*p, std::string("depends on plugin '") + *d + "', which is not enabled",
-                 std::string("enable '") + *d + "' (add it to ALPACA_PLUGINS or the plugin dir)");
-          progress = true;
-          ready = false;
-          break;
-        }
+      for (const char* const* d = p->desc->depends; d && *d; ++d)
         if (!placed.count(*d)) ready = false;
-      }
-      if (!ready || p->refused) continue;
+      if (!ready) continue;
       placed.insert(p->name());
-      ordered.push_back(std::move(p));
+      order.push_back(p.get());
       progress = true;
     }
   }
   for (auto& p : plugins_)
-    if (p && !p->refused) refuse(*p, "has a dependency cycle", "break the cycle in `depends`");
-  for (auto& p : plugins_)
-    if (p) ordered.push_back(std::move(p));  // refused ones stay listed (and loaded)
-  plugins_ = std::move(ordered);
+    if (!p->refused && !placed.count(p->name()))
+      refuse(*p, "has a dependency cycle", "break the cycle in `depends`");
+  std::stable_sort(plugins_.begin(), plugins_.end(), [&](const auto& x, const auto& y) {
+    auto rank = [&](const Loaded* l) {
+      auto it = std::find(order.begin(), order.end(), l);
+      return it == order.end() ? order.size() : static_cast<size_t>(it - order.begin());
+    };
+    return rank(x.get()) < rank(y.get());  // refused ones stay, at the end, still loaded
+  });
 
   for (auto& p : plugins_) {
     if (p->refused) continue;
