@@ -13,7 +13,11 @@ token="bench-admin-token-$(head -c8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 dir=$(mktemp -d /tmp/alpaca-bench.XXXXXX)
 chmod 755 "$dir"
 plugins="$(pwd)/build/release/test-plugins/probe.so"
-cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
+cleanup() {
+  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null
+  rm -rf "$dir"
+}
 trap cleanup EXIT
 
 ALPACA_DATA_DIR="$dir" ALPACA_HTTP_PORT=$port ALPACA_ADMIN_TOKEN=$token \
@@ -42,7 +46,25 @@ run() { # name url [header]
 wrk -t2 -c32 -d2s "$base/health" >/dev/null  # warm-up
 health=$(run health "$base/health")
 auth=$(run project_get "$base/projects/$id" "Authorization: Bearer $token")
+# The bare HTTP ceiling on this box: nginx answering an 11-byte body itself (as in
+# ../shared/bench/storage-load.sh), loaded the same way in the same run.
+nginx_rps=""
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+  nport=$((port + 1))
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 1; daemon on; pid $dir/nginx.pid; error_log $dir/nginx.err;
+events { worker_connections 1024; }
+http { access_log off;
+  server { listen 127.0.0.1:$nport; location /ok { return 200 '{"ok":true}'; } } }
+CONF
+  "$(command -v nginx || echo /usr/sbin/nginx)" -p "$dir" -c "$dir/nginx.conf"
+  sleep 0.3
+  nginx_rps=$(run nginx_ok "http://127.0.0.1:$nport/ok")
+fi
 ratio=$(awk -v a="$auth" -v h="$health" 'BEGIN {printf "%.0f", 100 * a / h}')
 rss_after=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 echo "GET /health: $health req/s; authenticated GET /projects/:id: $auth req/s; ratio ${ratio}% (target >= 70%)"
 echo "RSS after load: $((rss_after / 1024)) MB"
+[ -n "$nginx_rps" ] && awk -v h="$health" -v n="$nginx_rps" \
+  'BEGIN {printf "nginx /ok (1 worker): %s req/s; alpaca /health is %.0f%% of it\n", n, 100 * h / n}'
+true

@@ -25,13 +25,11 @@ Poco::JSON::Object::Ptr json_body(Request& req) {
 }
 
 // Management routes that only a personal access token may call.
-const std::string& require_account(const Request& req) {
-  static thread_local std::string id;
+std::string require_account(const Request& req) {
   if (req.caller().kind != ALPACA_CALLER_ACCOUNT)
     throw HttpError(403, "This route requires a personal access token",
                     "Project keys can only manage their own project");
-  id = req.caller().account_id;
-  return id;
+  return req.caller().account_id;
 }
 
 const alpaca_project& require_project(const Request& req) {

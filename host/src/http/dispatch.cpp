@@ -168,11 +168,11 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
       }
       auto m = app.router().match(ALPACA_SCOPE_PROJECT, req.method, req.path);
       if (!m.route) {
-        if (!m.allowed.empty())
-          return send_error(
-              res, 405, "Method not allowed",
-              "Allowed: " + Poco::cat(std::string(", "), m.allowed.begin(), m.allowed.end()));
-        return send_error(res, 404, "Not found", "No route " + req.method + " " + req.path);
+        if (m.allowed.empty())
+          return send_error(res, 404, "Not found", "No route " + req.method + " " + req.path);
+        std::string allowed = Poco::cat(std::string(", "), m.allowed.begin(), m.allowed.end());
+        hres.set("Allow", allowed);
+        return send_error(res, 405, "Method not allowed", "Allowed: " + allowed);
       }
       // Credentials: apikey must be a key of this project; a Bearer JWT (user session or key)
       // decides the role. Either alone is enough.
