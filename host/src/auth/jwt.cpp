@@ -37,6 +37,21 @@ bool looks_like_jwt(const std::string& token) {
   return b != std::string::npos && token.find('.', b + 1) == std::string::npos;
 }
 
+std::string unverified_claim(const std::string& token, const char* name) {
+  if (!looks_like_jwt(token)) return {};
+  size_t a = token.find('.'), b = token.find('.', a + 1);
+  std::string payload;
+  if (!crypto::base64url_decode(std::string_view(token).substr(a + 1, b - a - 1), payload))
+    return {};
+  try {
+    Poco::JSON::Parser parser;
+    auto p = parser.parse(payload).extract<Poco::JSON::Object::Ptr>();
+    return p ? str_claim(*p, name) : std::string();
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 std::string sign(const std::string& payload_json, const std::string& secret) {
   std::string input = kHeader + "." + crypto::base64url_encode(payload_json);
   return input + "." + crypto::base64url_encode(crypto::hmac_sha256(secret, input));

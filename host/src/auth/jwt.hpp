@@ -25,4 +25,8 @@ std::optional<Claims> verify(const std::string& token, const std::string& secret
 
 bool looks_like_jwt(const std::string& token);  // three dot-separated parts
 
+// A string claim read WITHOUT verifying the token: only to choose which secret to try or what
+// to tell the caller, never to grant anything. "" when absent or unreadable.
+std::string unverified_claim(const std::string& token, const char* name);
+
 }  // namespace alpaca::jwt

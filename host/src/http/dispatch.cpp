@@ -232,8 +232,16 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
                           "Use a personal access token");
       }
       if (!project) return send_error(res, 404, "Project not found");
-      if (std::string why = accept_project_jwt(req, *project, token); !why.empty())
+      if (std::string why = accept_project_jwt(req, *project, token); !why.empty()) {
+        // A valid key of another project is a 403, not a bad token.
+        std::string ref = jwt::unverified_claim(token, "ref");
+        auto owner = ref.empty() || ref == project->ref ? nullptr : app.control().project(ref);
+        alpaca_request probe;
+        if (owner && accept_project_jwt(probe, *owner, token).empty())
+          return send_error(res, 403, "This key belongs to another project",
+                            "Use the service_role key of project " + project->ref);
         return send_error(res, 401, "Invalid token", why);
+      }
       if (req.role != "service_role")
         return send_error(res, 403, "Insufficient role",
                           "Management routes need the service_role key or a personal access "
