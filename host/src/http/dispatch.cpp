@@ -111,6 +111,133 @@ void add_cors(const App& app, Poco::Net::HTTPServerResponse& res) {
   if (app.settings().cors_origin != "*") res.set("Vary", "Origin");
 }
 
+// Sends 404 or 405 (with Allow) for a path no route of `m` answered.
+void no_route(alpaca_request& req, alpaca_response& res, const RouteMatch& m) {
+  if (m.allowed.empty())
+    return send_error(res, 404, "Not found", "No route " + req.method + " " + req.path);
+  std::string allowed = Poco::cat(std::string(", "), m.allowed.begin(), m.allowed.end());
+  res.http->set("Allow", allowed);
+  send_error(res, 405, "Method not allowed", req.method + " is not supported; allowed: " + allowed);
+}
+
+void call(RouteMatch& m, alpaca_request& req, alpaca_response& res) {
+  req.fill_caller_view();
+  req.params = std::move(m.params);
+  m.route->handler(m.route->user, &req, &res);
+}
+
+// Per-project APIs: CORS, the project, then apikey / Bearer JWTs verified with its secret.
+void serve_project(App& app, const std::string& ref, alpaca_request& req, alpaca_response& res) {
+  Poco::Net::HTTPServerResponse& hres = *res.http;
+  add_cors(app, hres);
+  auto project = app.control().project(ref);
+  if (!project) return send_error(res, 404, "Project not found", "No project '" + ref + "'");
+  attach_project(req, project);
+  if (req.method == "OPTIONS") {  // CORS preflight: no credentials are sent with it
+    hres.set("Access-Control-Allow-Methods", kCorsMethods);
+    hres.set("Access-Control-Allow-Headers", kCorsHeaders);
+    hres.set("Access-Control-Max-Age", "86400");
+    hres.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+    res.committed = res.finished = true;
+    hres.send();
+    return;
+  }
+  auto m = app.router().match(ALPACA_SCOPE_PROJECT, req.method, req.path);
+  if (!m.route) return no_route(req, res, m);
+  // apikey must be a key of this project; a Bearer JWT (user session or key) decides the role.
+  // Either alone is enough.
+  std::string apikey = req.http->get("apikey", "");
+  std::string token = bearer(*req.http);
+  if (!apikey.empty()) {
+    if (std::string why = accept_project_jwt(req, *project, apikey); !why.empty())
+      return send_error(res, 401, "Invalid API key", why);
+  }
+  if (!token.empty() && token != apikey) {
+    if (std::string why = accept_project_jwt(req, *project, token); !why.empty())
+      return send_error(res, 401, "Invalid JWT", why);
+  }
+  if (req.caller.kind == ALPACA_CALLER_NONE && !(m.route->flags & ALPACA_ROUTE_ANONYMOUS))
+    return send_error(res, 401, "No API key found in request",
+                      "Send the project's key in the apikey header or as a Bearer token");
+  call(m, req, res);
+}
+
+// Management routes: a personal access token, or the service_role key of the project a
+// /projects/:id route names. Fills the caller; returns false after answering an error.
+bool authenticate_management(App& app, const Route& route, const Params& params,
+                             alpaca_request& req, alpaca_response& res) {
+  std::string token = bearer(*req.http);
+  if (token.empty()) {
+    send_error(res, 401, "Missing bearer token",
+               "Send Authorization: Bearer <personal access token or service_role key>");
+    return false;
+  }
+  const auto& segs = route.segments;
+  bool project_route = segs.size() >= 2 && segs[0].kind == Route::Segment::kLiteral &&
+                       segs[0].text == "projects" && segs[1].kind == Route::Segment::kParam &&
+                       segs[1].text == "id";
+  std::shared_ptr<const ProjectRecord> project;
+  if (project_route)
+    for (const auto& [k, v] : params)
+      if (k == "id") project = app.control().project(v);
+
+  if (jwt::looks_like_jwt(token)) {
+    if (!project_route) {
+      send_error(res, 403, "Project keys cannot be used on this route",
+                 "Use a personal access token");
+      return false;
+    }
+    if (!project) {
+      send_error(res, 404, "Project not found");
+      return false;
+    }
+    if (std::string why = accept_project_jwt(req, *project, token); !why.empty()) {
+      // A valid key of another project is a 403, not a bad token.
+      std::string ref = jwt::unverified_claim(token, "ref");
+      auto owner = ref.empty() || ref == project->ref ? nullptr : app.control().project(ref);
+      alpaca_request scratch;
+      if (owner && accept_project_jwt(scratch, *owner, token).empty())
+        send_error(res, 403, "This key belongs to another project",
+                   "Use the service_role key of project " + project->ref);
+      else
+        send_error(res, 401, "Invalid token", why);
+      return false;
+    }
+    if (req.role != "service_role") {
+      send_error(res, 403, "Insufficient role",
+                 "Management routes need the service_role key or a personal access token");
+      return false;
+    }
+  } else {
+    auto owner = app.control().token_owner(token);
+    if (!owner) {
+      send_error(res, 401, "Invalid or revoked access token");
+      return false;
+    }
+    req.caller.kind = ALPACA_CALLER_ACCOUNT;
+    req.account_id = owner->account_id;
+    if (project_route && (!project || project->owner_id != owner->account_id)) {
+      send_error(res, 404, "Project not found");
+      return false;
+    }
+  }
+  if (project) attach_project(req, project);
+  return true;
+}
+
+// The server root: management routes need credentials; public ones do not.
+void serve_root(App& app, alpaca_request& req, alpaca_response& res) {
+  auto m = app.router().match(ALPACA_SCOPE_MANAGEMENT, req.method, req.path);
+  if (m.route) {
+    if (authenticate_management(app, *m.route, m.params, req, res)) call(m, req, res);
+    return;
+  }
+  auto pub = app.router().match(ALPACA_SCOPE_PUBLIC, req.method, req.path);
+  if (pub.route) return call(pub, req, res);
+  pub.allowed.insert(pub.allowed.end(), m.allowed.begin(), m.allowed.end());
+  no_route(req, res, pub);
+}
+
 }  // namespace
 
 void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServerResponse& hres) {
@@ -127,137 +254,25 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
   req.body_limit = app.settings().max_body_bytes;
   req.caller.kind = ALPACA_CALLER_NONE;
   req.fill_caller_view();
-  Target target;
 
   auto run = [&] {
-    if (raw_path == "/health") {
-      if (app.ready())
-        send_json(res, 200, "{\"status\":\"ok\"}");
-      else
-        send_json(res, 503, "{\"status\":\"starting\"}");
-      return;
-    }
+    if (raw_path == "/health")
+      return app.ready() ? send_json(res, 200, "{\"status\":\"ok\"}")
+                         : send_json(res, 503, "{\"status\":\"starting\"}");
     if (!app.ready()) {
       hres.set("Retry-After", "1");
       return send_error(res, 503, "Server is starting", "Retry in a moment");
     }
     if (raw_path.empty() || raw_path[0] != '/')
       return send_error(res, 400, "Malformed request path");
-    target = resolve_target(app, http, raw_path);
+    Target target = resolve_target(app, http, raw_path);
     req.path = target.path;
-
     // Bodies larger than the limit are refused before any handler sees them.
     if (http.hasContentLength() && http.getContentLength64() > req.body_limit)
       return send_error(res, 413, "Request body too large",
                         "The limit is " + std::to_string(req.body_limit) + " bytes");
-
-    if (target.scope == ALPACA_SCOPE_PROJECT) {
-      add_cors(app, hres);
-      auto project = app.control().project(target.ref);
-      if (!project)
-        return send_error(res, 404, "Project not found", "No project '" + target.ref + "'");
-      attach_project(req, project);
-      if (req.method == "OPTIONS") {  // CORS preflight: no credentials are sent with it
-        hres.set("Access-Control-Allow-Methods", kCorsMethods);
-        hres.set("Access-Control-Allow-Headers", kCorsHeaders);
-        hres.set("Access-Control-Max-Age", "86400");
-        hres.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
-        res.committed = res.finished = true;
-        hres.send();
-        return;
-      }
-      auto m = app.router().match(ALPACA_SCOPE_PROJECT, req.method, req.path);
-      if (!m.route) {
-        if (m.allowed.empty())
-          return send_error(res, 404, "Not found", "No route " + req.method + " " + req.path);
-        std::string allowed = Poco::cat(std::string(", "), m.allowed.begin(), m.allowed.end());
-        hres.set("Allow", allowed);
-        return send_error(res, 405, "Method not allowed", "Allowed: " + allowed);
-      }
-      // Credentials: apikey must be a key of this project; a Bearer JWT (user session or key)
-      // decides the role. Either alone is enough.
-      std::string apikey = http.get("apikey", "");
-      std::string token = bearer(http);
-      if (!apikey.empty()) {
-        if (std::string why = accept_project_jwt(req, *project, apikey); !why.empty())
-          return send_error(res, 401, "Invalid API key", why);
-      }
-      if (!token.empty() && token != apikey) {
-        if (std::string why = accept_project_jwt(req, *project, token); !why.empty())
-          return send_error(res, 401, "Invalid JWT", why);
-      }
-      if (req.caller.kind == ALPACA_CALLER_NONE && !(m.route->flags & ALPACA_ROUTE_ANONYMOUS))
-        return send_error(res, 401, "No API key found in request",
-                          "Send the project's key in the apikey header or as a Bearer token");
-      req.fill_caller_view();
-      req.params = std::move(m.params);
-      m.route->handler(m.route->user, &req, &res);
-      return;
-    }
-
-    // Root: management routes need credentials; public ones do not.
-    auto m = app.router().match(ALPACA_SCOPE_MANAGEMENT, req.method, req.path);
-    if (!m.route) {
-      auto pub = app.router().match(ALPACA_SCOPE_PUBLIC, req.method, req.path);
-      if (pub.route) {
-        req.params = std::move(pub.params);
-        pub.route->handler(pub.route->user, &req, &res);
-        return;
-      }
-      m.allowed.insert(m.allowed.end(), pub.allowed.begin(), pub.allowed.end());
-      if (!m.allowed.empty()) {
-        hres.set("Allow", Poco::cat(std::string(", "), m.allowed.begin(), m.allowed.end()));
-        return send_error(res, 405, "Method not allowed",
-                          req.method + " is not supported on " + req.path);
-      }
-      return send_error(res, 404, "Not found", "No route " + req.method + " " + req.path);
-    }
-    std::string token = bearer(http);
-    if (token.empty())
-      return send_error(res, 401, "Missing bearer token",
-                        "Send Authorization: Bearer <personal access token or service_role key>");
-    // Routes under /projects/:id resolve and guard that project.
-    std::shared_ptr<const ProjectRecord> project;
-    const auto& segs = m.route->segments;
-    bool project_route = segs.size() >= 2 && segs[0].kind == Route::Segment::kLiteral &&
-                         segs[0].text == "projects" && segs[1].kind == Route::Segment::kParam &&
-                         segs[1].text == "id";
-    if (project_route) {
-      for (const auto& [k, v] : m.params)
-        if (k == "id") project = app.control().project(v);
-    }
-    if (jwt::looks_like_jwt(token)) {
-      if (!project_route) {
-        return send_error(res, 403, "Project keys cannot be used on this route",
-                          "Use a personal access token");
-      }
-      if (!project) return send_error(res, 404, "Project not found");
-      if (std::string why = accept_project_jwt(req, *project, token); !why.empty()) {
-        // A valid key of another project is a 403, not a bad token.
-        std::string ref = jwt::unverified_claim(token, "ref");
-        auto owner = ref.empty() || ref == project->ref ? nullptr : app.control().project(ref);
-        alpaca_request probe;
-        if (owner && accept_project_jwt(probe, *owner, token).empty())
-          return send_error(res, 403, "This key belongs to another project",
-                            "Use the service_role key of project " + project->ref);
-        return send_error(res, 401, "Invalid token", why);
-      }
-      if (req.role != "service_role")
-        return send_error(res, 403, "Insufficient role",
-                          "Management routes need the service_role key or a personal access "
-                          "token");
-    } else {
-      auto owner = app.control().token_owner(token);
-      if (!owner) return send_error(res, 401, "Invalid or revoked access token");
-      req.caller.kind = ALPACA_CALLER_ACCOUNT;
-      req.account_id = owner->account_id;
-      if (project_route && (!project || project->owner_id != owner->account_id))
-        return send_error(res, 404, "Project not found");
-    }
-    if (project) attach_project(req, project);
-    req.fill_caller_view();
-    req.params = std::move(m.params);
-    m.route->handler(m.route->user, &req, &res);
+    if (target.scope == ALPACA_SCOPE_PROJECT) return serve_project(app, target.ref, req, res);
+    serve_root(app, req, res);
   };
 
   try {
