@@ -1,7 +1,11 @@
 // Test plugin that exercises the ABI end to end: every scope, params, query, streamed bodies,
 // the caller identity, and the host's alpaca.db interface (role, claims, RLS).
 #include <alpaca/plugin.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <memory>
+#include <thread>
 #include <string>
 
 using alpaca::HttpError;
@@ -91,6 +95,13 @@ class Probe : public alpaca::Plugin {
                  res.json(200, "{\"project\":" + str(req.project()->ref) + ",\"kind\":\"" +
                                    kind(req.caller().kind) + "\"}");
                });
+    // A slow request, to test that shutdown lets in-flight requests finish.
+    host.route(ALPACA_SCOPE_PUBLIC, "GET", "/probe/slow", [](Request& req, Response& res) {
+      const char* ms = req.query("ms");
+      int wait = ms ? std::min(std::atoi(ms), 10000) : 500;
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+      res.json(200, "{\"slept_ms\":" + std::to_string(wait) + "}");
+    });
     host.route(ALPACA_SCOPE_PUBLIC, "POST", "/probe/body", [](Request& req, Response& res) {
       char buf[4096];
       size_t total = 0;

@@ -141,6 +141,7 @@ void App::start() {
 void App::stop() {
   if (stopped_ || (!http_ && !pg_ && !plugins_)) return;
   stopped_ = true;
+  stopping_.store(true, std::memory_order_release);
   ready_.store(false, std::memory_order_release);
   spdlog::info("shutting down: finishing in-flight requests");
   if (http_) http_->stop();

@@ -56,6 +56,7 @@ class App {
   db::PoolSet& pools() { return *pools_; }
   ControlPlane& control() { return *control_; }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   // Where the per-project databases live, for project objects (socket dir or URL host).
   std::string db_host() const;
   // libpq conninfo for a database of this server's cluster.
@@ -75,6 +76,7 @@ class App {
   std::unique_ptr<PluginManager> plugins_;
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -257,11 +257,13 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
 
   auto run = [&] {
     if (raw_path == "/health")
-      return app.ready() ? send_json(res, 200, "{\"status\":\"ok\"}")
-                         : send_json(res, 503, "{\"status\":\"starting\"}");
+      return app.ready()      ? send_json(res, 200, "{\"status\":\"ok\"}")
+             : app.stopping() ? send_json(res, 503, "{\"status\":\"stopping\"}")
+                              : send_json(res, 503, "{\"status\":\"starting\"}");
     if (!app.ready()) {
       hres.set("Retry-After", "1");
-      return send_error(res, 503, "Server is starting", "Retry in a moment");
+      return app.stopping() ? send_error(res, 503, "Server is shutting down")
+                            : send_error(res, 503, "Server is starting", "Retry in a moment");
     }
     if (raw_path.empty() || raw_path[0] != '/')
       return send_error(res, 400, "Malformed request path");
