@@ -65,6 +65,17 @@ TEST(Router, MethodMismatchListsAllowed) {
   EXPECT_TRUE(r.match(ALPACA_SCOPE_MANAGEMENT, "GET", "/nothing").allowed.empty());
 }
 
+TEST(Router, HeadFallsBackToGet) {
+  Router r;
+  ASSERT_FALSE(r.add(route(ALPACA_SCOPE_PUBLIC, "GET", "/file/:name")));
+  auto m = r.match(ALPACA_SCOPE_PUBLIC, "HEAD", "/file/a");
+  ASSERT_TRUE(m.route);
+  EXPECT_EQ(m.route->method, "GET");
+  ASSERT_FALSE(r.add(route(ALPACA_SCOPE_PUBLIC, "HEAD", "/file/:name")));
+  EXPECT_EQ(r.match(ALPACA_SCOPE_PUBLIC, "HEAD", "/file/a").route->method, "HEAD");
+  EXPECT_FALSE(r.match(ALPACA_SCOPE_PUBLIC, "POST", "/file/a").route);
+}
+
 TEST(Router, ScopesAreSeparate) {
   Router r;
   ASSERT_FALSE(r.add(route(ALPACA_SCOPE_PROJECT, "GET", "/health")));

@@ -256,6 +256,10 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
   req.fill_caller_view();
 
   auto run = [&] {
+    if (raw_path == "/health" && req.method != "GET" && req.method != "HEAD") {
+      hres.set("Allow", "GET, HEAD");
+      return send_error(res, 405, "Method not allowed", "Use GET /health");
+    }
     if (raw_path == "/health")
       return app.ready()      ? send_json(res, 200, "{\"status\":\"ok\"}")
              : app.stopping() ? send_json(res, 503, "{\"status\":\"stopping\"}")

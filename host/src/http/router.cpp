@@ -134,11 +134,15 @@ RouteMatch Router::match(alpaca_route_scope scope, std::string_view method,
     }
     if (!ok) continue;
     if (wildcard) key.push_back(0);
-    if (r.method != method && r.method != "*") {
+    // HEAD is answered by the GET route unless one exists for HEAD (Poco sends no body).
+    bool head_as_get = method == "HEAD" && r.method == "GET";
+    if (r.method != method && r.method != "*" && !head_as_get) {
       if (std::find(best.allowed.begin(), best.allowed.end(), r.method) == best.allowed.end())
         best.allowed.push_back(r.method);
       continue;
     }
+    // Last tie-break: the exact method, then "*", then GET answering a HEAD.
+    key.push_back(r.method == method ? 2 : r.method == "*" ? 1 : 0);
     if (best.route && key <= best_key) continue;
     best.route = &r;
     best_key = std::move(key);
