@@ -1,12 +1,12 @@
 // Test plugin that exercises the ABI end to end: every scope, params, query, streamed bodies,
 // the caller identity, and the host's alpaca.db interface (role, claims, RLS).
-#include <alpaca/plugin.hpp>
 #include <algorithm>
+#include <alpaca/plugin.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 
 using alpaca::HttpError;
 using alpaca::json_escape;
@@ -94,6 +94,54 @@ class Probe : public alpaca::Plugin {
                [](Request& req, Response& res) {
                  res.json(200, "{\"project\":" + str(req.project()->ref) + ",\"kind\":\"" +
                                    kind(req.caller().kind) + "\"}");
+               });
+    // The result accessors and parameters of alpaca.db, reported as JSON.
+    host.route(ALPACA_SCOPE_PROJECT, "GET", "/probe/v1/query", [this](Request& req, Response& res) {
+      char err[256];
+      alpaca_db_session* s = db_->session_begin_for_request(req.raw(), err, sizeof err);
+      if (!s) throw HttpError(500, "no database session", err);
+      const char* params[] = {req.query("x"), nullptr};
+      alpaca_db_result* r = nullptr;
+      alpaca_status st =
+          db_->query(s, "SELECT $1::int + 1 AS n, $2::text AS z, 'é\"' AS s", 2, params, &r);
+      if (st != ALPACA_OK) {
+        const alpaca_db_error* e = db_->last_error(s);
+        std::string body = "{\"error\":" + str(e->message) + ",\"sqlstate\":" + str(e->sqlstate) +
+                           ",\"position\":" + std::to_string(e->position) + "}";
+        db_->session_end(s, 0);
+        return res.json(400, body);
+      }
+      auto list = [&](auto item) {
+        std::string o = "[";
+        for (int c = 0; c < db_->result_columns(r); ++c) {
+          if (c) o += ',';
+          o += item(c);
+        }
+        return o + "]";
+      };
+      std::string out =
+          "{\"rows\":" + std::to_string(db_->result_rows(r)) +
+          ",\"columns\":" + std::to_string(db_->result_columns(r)) +
+          ",\"names\":" + list([&](int c) { return str(db_->result_column_name(r, c)); }) +
+          ",\"types\":" +
+          list([&](int c) { return std::to_string(db_->result_column_type(r, c)); }) +
+          ",\"values\":" + list([&](int c) { return str(db_->result_value(r, 0, c)); }) + "}";
+      db_->result_free(r);
+      db_->session_end(s, 1);
+      res.json(200, out);
+    });
+    // Committing a transaction whose statement failed must not report success.
+    host.route(ALPACA_SCOPE_PROJECT, "GET", "/probe/v1/commit-after-error",
+               [this](Request& req, Response& res) {
+                 char err[256];
+                 alpaca_db_session* s = db_->session_begin_for_request(req.raw(), err, sizeof err);
+                 if (!s) throw HttpError(500, "no database session", err);
+                 alpaca_status q = db_->query(s, "SELECT 1/0", 0, nullptr, nullptr);
+                 std::string sqlstate = db_->last_error(s)->sqlstate;
+                 alpaca_status e = db_->session_end(s, 1);
+                 res.json(200, "{\"query_status\":" + std::to_string(q) +
+                                   ",\"sqlstate\":" + str(sqlstate.c_str()) +
+                                   ",\"end_status\":" + std::to_string(e) + "}");
                });
     // A slow request, to test that shutdown lets in-flight requests finish.
     host.route(ALPACA_SCOPE_PUBLIC, "GET", "/probe/slow", [](Request& req, Response& res) {

@@ -85,7 +85,9 @@ alpaca_status end(alpaca_db_session* s, int commit) {
   if (!s) return ALPACA_ERR_INVALID;
   std::unique_ptr<alpaca_db_session> owned(s);
   try {
-    s->lease->exec(commit ? "COMMIT" : "ROLLBACK");
+    auto r = s->lease->exec(commit ? "COMMIT" : "ROLLBACK");
+    // COMMIT of a transaction that failed earlier rolls back without an error: report it.
+    if (commit && std::strcmp(PQcmdStatus(r.raw()), "ROLLBACK") == 0) return ALPACA_ERR_IO;
     return ALPACA_OK;
   } catch (const db::PgError& e) {
     s->lease.discard();
