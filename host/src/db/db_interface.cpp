@@ -1,9 +1,11 @@
 #include "db/db_interface.hpp"
 
+#include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "control/control_plane.hpp"
 #include "core/app.hpp"
@@ -47,6 +49,40 @@ bool api_role(const std::string& role) {
   return role == "anon" || role == "authenticated" || role == "service_role";
 }
 
+// BEGIN; SELECT set_config(role, claims...) pipelined. Throws PgError; leaves the connection
+// out of pipeline mode either way (the pool closes it if it is not idle in a transaction).
+void begin_with_claims(PGconn* c, const char* role, const std::string& claims) {
+  static const char* kSet =
+      "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
+      "set_config('request.jwt.claim.role', $1, true), "
+      "set_config('request.jwt.claim.sub', coalesce($2::jsonb ->> 'sub', ''), true)";
+  const char* values[] = {role, claims.c_str()};
+  if (!PQenterPipelineMode(c)) throw db::PgError::from_connection(c, "pipeline");
+  bool sent = PQsendQueryParams(c, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) &&
+              PQsendQueryParams(c, kSet, 2, nullptr, values, nullptr, nullptr, 0) &&
+              PQpipelineSync(c);
+  std::optional<db::PgError> failure;
+  if (!sent) failure = db::PgError::from_connection(c, "pipeline send");
+  // Each query yields its result(s) then NULL; the sync yields PGRES_PIPELINE_SYNC.
+  for (int pending = sent ? 2 : 0; pending > 0;) {
+    PGresult* r = PQgetResult(c);
+    if (!r) {
+      --pending;
+      continue;
+    }
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_FATAL_ERROR && !failure) failure = db::PgError::from_result(r, c);
+    if (st == PGRES_PIPELINE_ABORTED && !failure) failure = db::PgError("pipeline aborted");
+    PQclear(r);
+  }
+  if (sent) {
+    PGresult* sync = PQgetResult(c);  // PGRES_PIPELINE_SYNC
+    PQclear(sync);
+  }
+  PQexitPipelineMode(c);
+  if (failure) throw *failure;
+}
+
 alpaca_db_session* begin(const char* ref, const char* role, const char* claims, char* err,
                          size_t cap) {
   if (!ref) return copy_err(err, cap, "no project given"), nullptr;
@@ -57,15 +93,13 @@ alpaca_db_session* begin(const char* ref, const char* role, const char* claims, 
   auto s = std::make_unique<alpaca_db_session>();
   try {
     s->lease = g_app->pools().get(project->database).acquire();
-    s->lease->exec("BEGIN");
-    if (role) {
-      // Local to the transaction, as PostgREST does: RLS policies read these.
+    if (!role) {
+      s->lease->exec("BEGIN");
+    } else {
+      // Local to the transaction, as PostgREST does: RLS policies read these. BEGIN and the
+      // settings go out in one pipeline: one round trip.
       std::string claims_json = claims && *claims ? claims : "{}";
-      s->lease->exec(
-          "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
-          "set_config('request.jwt.claim.role', $1, true), "
-          "set_config('request.jwt.claim.sub', coalesce($2::jsonb ->> 'sub', ''), true)",
-          {std::string(role), claims_json});
+      begin_with_claims(s->lease->raw(), role, claims_json);
     }
   } catch (const db::PgError& e) {
     copy_err(err, cap, e.what());
