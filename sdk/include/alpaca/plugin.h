@@ -83,8 +83,9 @@ typedef enum alpaca_route_scope {
 } alpaca_route_scope;
 
 /* Route flags (bitwise or). */
-#define ALPACA_ROUTE_ANONYMOUS 0x1u /* project scope: a missing key is allowed (caller kind NONE) \
-                                     */
+#define ALPACA_ROUTE_ANONYMOUS                                       \
+  0x1u /* project scope: a missing key is allowed (caller kind NONE) \
+        */
 
 typedef enum alpaca_caller_kind {
   ALPACA_CALLER_NONE = 0,       /* no credentials */
