@@ -2,11 +2,14 @@
 // the caller identity, and the host's alpaca.db interface (role, claims, RLS).
 #include <algorithm>
 #include <alpaca/plugin.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
+
+#include "probe_counter.h"
 
 using alpaca::HttpError;
 using alpaca::json_escape;
@@ -56,6 +59,8 @@ class Session {
 class Probe : public alpaca::Plugin {
  public:
   explicit Probe(alpaca::Host& host) : Plugin(host) {
+    counter_table_.self = this;
+    host.provide("probe.counter", 1, &counter_table_);
     host.route(ALPACA_SCOPE_PROJECT, "GET", "/probe/v1/whoami", [](Request& req, Response& res) {
       const auto& c = req.caller();
       res.json(200, std::string("{\"kind\":\"") + kind(c.kind) + "\",\"role\":" + str(c.role) +
@@ -158,6 +163,9 @@ class Probe : public alpaca::Plugin {
     });
   }
 
+  // "probe.counter" v1: a table other plugins get through the host (see probe_client.cpp).
+  static int64_t next(void* self) { return ++static_cast<Probe*>(self)->counter_; }
+
   void start() override {
     db_ = host().get<alpaca_db_api>(ALPACA_DB_INTERFACE, ALPACA_DB_VERSION);
     if (!db_) throw std::runtime_error("alpaca.db interface missing");
@@ -178,6 +186,8 @@ class Probe : public alpaca::Plugin {
   }
 
   const alpaca_db_api* db_ = nullptr;
+  ProbeCounter counter_table_{sizeof(ProbeCounter), &Probe::next, nullptr};
+  std::atomic<int64_t> counter_{0};
 };
 
 }  // namespace
