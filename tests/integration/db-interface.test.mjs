@@ -46,3 +46,19 @@ test('committing after a failed statement is reported, not silently rolled back'
   assert.equal(r.json.sqlstate, '22012'); // division_by_zero
   assert.notEqual(r.json.end_status, 0, 'session_end(commit) returned OK after a failed statement');
 });
+
+test('sessions never log in as a superuser, so no statement can RESET ROLE its way up', async () => {
+  const api = await get('/probe/v1/db');
+  assert.equal(api.status, 200, fmt(api));
+  assert.equal(api.json.current_user, 'anon');
+  assert.equal(api.json.session_user, 'authenticator');
+  assert.equal(api.json.session_superuser, false);
+  const admin = await get('/probe/v1/admin-session');
+  assert.equal(admin.status, 200, fmt(admin));
+  assert.deepEqual(admin.json, {
+    current_user: 'alpaca_admin',
+    session_user: 'alpaca_admin',
+    superuser: false,
+    bypassrls: true,
+  });
+});

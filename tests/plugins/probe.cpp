@@ -70,8 +70,10 @@ class Probe : public alpaca::Plugin {
     });
     host.route(ALPACA_SCOPE_PROJECT, "GET", "/probe/v1/db", [this](Request& req, Response& res) {
       Session s = for_request(req);
-      res.json(200, s.text("SELECT json_build_object('current_user', current_user, 'auth_role', "
-                           "auth.role(), 'auth_uid', auth.uid(), 'claims', auth.jwt())::text"));
+      res.json(200, s.text("SELECT json_build_object('current_user', current_user, "
+                           "'session_user', session_user, 'session_superuser', (SELECT rolsuper "
+                           "FROM pg_roles WHERE rolname = session_user), 'auth_role', auth.role(), "
+                           "'auth_uid', auth.uid(), 'claims', auth.jwt())::text"));
     });
     host.route(ALPACA_SCOPE_PROJECT, "GET", "/probe/v1/rls", [this](Request& req, Response& res) {
       {
@@ -135,6 +137,18 @@ class Probe : public alpaca::Plugin {
       db_->session_end(s, 1);
       res.json(200, out);
     });
+    // A management session: who it logs in as, and whether SQL can leave its role.
+    host.route(ALPACA_SCOPE_PROJECT, "GET", "/probe/v1/admin-session",
+               [this](Request& req, Response& res) {
+                 Session admin = management(req.project()->ref);
+                 std::string who = admin.text(
+                     "SELECT json_build_object('current_user', current_user, 'session_user', "
+                     "session_user, "
+                     "'superuser', (SELECT rolsuper FROM pg_roles WHERE rolname = session_user), "
+                     "'bypassrls', (SELECT rolbypassrls FROM pg_roles WHERE rolname = "
+                     "current_user))::text");
+                 res.json(200, who);
+               });
     // Committing a transaction whose statement failed must not report success.
     host.route(ALPACA_SCOPE_PROJECT, "GET", "/probe/v1/commit-after-error",
                [this](Request& req, Response& res) {

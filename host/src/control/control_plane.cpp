@@ -109,6 +109,15 @@ void ControlPlane::start() {
     spdlog::info("control database ready (schema version {}, {} migration(s) applied)",
                  control_schema_version(), ran);
     ensure_api_roles(*conn);
+    // Generated once; ON CONFLICT keeps the first host's value when several start together.
+    conn->exec(
+        "INSERT INTO server_secrets(name, value) VALUES ('login_roles_password', $1) "
+        "ON CONFLICT (name) DO NOTHING",
+        {crypto::random_token(40)});
+    admin_password_ =
+        conn->exec("SELECT value FROM server_secrets WHERE name = 'login_roles_password'")
+            .get(0, 0);
+    ensure_login_roles(*conn, admin_password_);
   }
   bootstrap_admin();
   listener_ = std::make_unique<CacheListener>(
@@ -323,6 +332,8 @@ std::shared_ptr<const ProjectRecord> ControlPlane::delete_project(const std::str
   if (!p) return nullptr;
   forget_project(ref);  // from now on the project answers 404
   app_.pools().forget(p->database);
+  app_.admin_pools().forget(p->database);
+  app_.api_pools().forget(p->database);
   auto conn = app_.pools().get(app_.settings().control_db).acquire();
   conn->exec("DROP DATABASE IF EXISTS " + conn->escape_identifier(p->database) + " WITH (FORCE)");
   conn->exec("DELETE FROM projects WHERE id = $1", {ref});

@@ -40,6 +40,10 @@ class ControlPlane {
   void start();
   void stop();
 
+  // Password of the login roles alpaca_admin and authenticator (generated once, shared by all
+  // hosts on this database).
+  const std::string& admin_password() const { return admin_password_; }
+
   // ---- projects ----
   std::shared_ptr<const ProjectRecord> project(const std::string& ref);  // cached; null = none
   std::vector<std::shared_ptr<const ProjectRecord>> list_projects(const std::string& owner);
@@ -79,6 +83,7 @@ class ControlPlane {
   std::shared_mutex tokens_mutex_;
   std::unordered_map<std::string, TokenOwner> tokens_;  // by SHA-256 hex of the token
   std::unique_ptr<CacheListener> listener_;
+  std::string admin_password_;
 };
 
 }  // namespace alpaca

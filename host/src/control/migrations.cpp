@@ -47,6 +47,15 @@ CREATE TABLE projects (
 );
 CREATE INDEX projects_owner ON projects(owner_id);
 )sql",
+    // 2: secrets the server generates for itself (e.g. the management role's password), shared
+    // by every host on this database.
+    R"sql(
+CREATE TABLE server_secrets (
+  name text PRIMARY KEY,
+  value text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+)sql",
 };
 
 }  // namespace

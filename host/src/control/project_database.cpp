@@ -28,6 +28,35 @@ END
 $$)sql");
 }
 
+void ensure_login_roles(db::Connection& conn, const std::string& password) {
+  conn.exec(R"sql(
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alpaca_admin') THEN
+    BEGIN
+      CREATE ROLE alpaca_admin LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
+    BEGIN
+      CREATE ROLE authenticator LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END IF;
+  -- The API roles are reached from authenticator by SET LOCAL ROLE, as with PostgREST.
+  GRANT anon, authenticated, service_role TO authenticator;
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    IF NOT pg_has_role(current_user, 'alpaca_admin', 'MEMBER') THEN
+      EXECUTE format('GRANT alpaca_admin TO %I', current_user);
+    END IF;
+  END IF;
+END $$)sql");
+  // DDL takes no parameters: the password is quoted by libpq.
+  for (const char* role : {"alpaca_admin", "authenticator"})
+    conn.exec(std::string("ALTER ROLE ") + role + " LOGIN PASSWORD " +
+              conn.escape_literal(password));
+}
+
 void provision_project_database(db::Connection& conn) {
   conn.exec("BEGIN");
   try {
@@ -37,6 +66,9 @@ CREATE SCHEMA IF NOT EXISTS storage;
 CREATE SCHEMA IF NOT EXISTS extensions;
 GRANT USAGE ON SCHEMA public, auth, storage, extensions TO anon, authenticated, service_role;
 GRANT ALL ON SCHEMA public TO service_role;
+-- The management role creates and owns what /query and the table API make.
+GRANT USAGE, CREATE ON SCHEMA public, extensions TO alpaca_admin;
+GRANT USAGE ON SCHEMA auth, storage TO alpaca_admin;
 
 -- Supabase's helpers: claims come from request.jwt.claims (PostgREST >= 9) or the older
 -- per-claim settings.
@@ -64,6 +96,12 @@ GRANT EXECUTE ON FUNCTION auth.jwt(), auth.uid(), auth.role(), auth.email()
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE alpaca_admin IN SCHEMA public
+  GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE alpaca_admin IN SCHEMA public
+  GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE alpaca_admin IN SCHEMA public
+  GRANT EXECUTE ON FUNCTIONS TO anon, authenticated, service_role;
 )sql");
     conn.exec("COMMIT");
   } catch (...) {

@@ -114,12 +114,24 @@ void App::start() {
 
   pools_ = std::make_unique<db::PoolSet>(
       [this](const std::string& dbname) { return conninfo(dbname); },
-      static_cast<size_t>(config_.get_int("database.pool_size", 16)),
+      static_cast<size_t>(config_.get_int("database.system_pool_size", 8)),
       std::chrono::milliseconds(config_.get_int("database.acquire_timeout_ms", 5000)),
       std::chrono::seconds(config_.get_int("database.idle_timeout_s", 60)));
 
   control_ = std::make_unique<ControlPlane>(*this);
   control_->start();
+  auto login_pools = [this](const char* user, const char* size_key, int64_t size) {
+    return std::make_unique<db::PoolSet>(
+        [this, user](const std::string& dbname) {
+          return db::conninfo_with(conninfo(dbname),
+                                   {{"user", user}, {"password", control_->admin_password()}});
+        },
+        static_cast<size_t>(config_.get_int(size_key, size)),
+        std::chrono::milliseconds(config_.get_int("database.acquire_timeout_ms", 5000)),
+        std::chrono::seconds(config_.get_int("database.idle_timeout_s", 60)));
+  };
+  admin_pools_ = login_pools("alpaca_admin", "database.admin_pool_size", 8);
+  api_pools_ = login_pools("authenticator", "database.pool_size", 16);
 
   interfaces_.provide(ALPACA_DB_INTERFACE, ALPACA_DB_VERSION, db_interface(*this), "host");
   plugins_ = std::make_unique<PluginManager>(*this);
@@ -151,8 +163,12 @@ void App::stop() {
     plugins_->destroy_all();
   }
   if (control_) control_->stop();
+  if (admin_pools_) admin_pools_->stop();
+  if (api_pools_) api_pools_->stop();
   if (pools_) pools_->stop();
   if (pg_) pg_->stop();
+  admin_pools_.reset();
+  api_pools_.reset();
   pools_.reset();
   pg_.reset();
   lock_.reset();

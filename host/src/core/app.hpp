@@ -54,6 +54,10 @@ class App {
   Router& router() { return router_; }
   Interfaces& interfaces() { return interfaces_; }
   db::PoolSet& pools() { return *pools_; }
+  // Pools that log in as the management role alpaca_admin (not a superuser).
+  db::PoolSet& admin_pools() { return *admin_pools_; }
+  // Pools that log in as authenticator, for sessions of the API roles.
+  db::PoolSet& api_pools() { return *api_pools_; }
   ControlPlane& control() { return *control_; }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
@@ -72,6 +76,8 @@ class App {
   std::unique_ptr<db::DataDirLock> lock_;
   std::unique_ptr<db::EmbeddedPostgres> pg_;
   std::unique_ptr<db::PoolSet> pools_;
+  std::unique_ptr<db::PoolSet> admin_pools_;
+  std::unique_ptr<db::PoolSet> api_pools_;
   std::unique_ptr<ControlPlane> control_;
   std::unique_ptr<PluginManager> plugins_;
   std::unique_ptr<HttpServer> http_;

@@ -92,10 +92,12 @@ alpaca_db_session* begin(const char* ref, const char* role, const char* claims, 
   if (!project) return copy_err(err, cap, std::string("unknown project ") + ref), nullptr;
   auto s = std::make_unique<alpaca_db_session>();
   try {
-    s->lease = g_app->pools().get(project->database).acquire();
     if (!role) {
+      // Management sessions log in as alpaca_admin: no SET ROLE a statement could undo.
+      s->lease = g_app->admin_pools().get(project->database).acquire();
       s->lease->exec("BEGIN");
     } else {
+      s->lease = g_app->api_pools().get(project->database).acquire();
       // Local to the transaction, as PostgREST does: RLS policies read these. BEGIN and the
       // settings go out in one pipeline: one round trip.
       std::string claims_json = claims && *claims ? claims : "{}";

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <utility>
 
@@ -230,8 +231,8 @@ std::string quote_conninfo_value(std::string_view value) {
   return out;
 }
 
-std::string conninfo_with_dbname(const std::string& base_conninfo_or_url,
-                                 const std::string& dbname) {
+std::string conninfo_with(const std::string& base_conninfo_or_url,
+                          const std::map<std::string, std::string>& overrides) {
   char* err = nullptr;
   std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> opts(
       PQconninfoParse(base_conninfo_or_url.c_str(), &err));
@@ -243,15 +244,25 @@ std::string conninfo_with_dbname(const std::string& base_conninfo_or_url,
   }
   std::string out;
   for (const PQconninfoOption* o = opts.get(); o->keyword; ++o) {
-    if (!o->val || std::strcmp(o->keyword, "dbname") == 0) continue;
+    if (!o->val || overrides.count(o->keyword)) continue;
     out += o->keyword;
     out += '=';
     out += quote_conninfo_value(o->val);
     out += ' ';
   }
-  out += "dbname=";
-  out += quote_conninfo_value(dbname);
+  for (const auto& [k, v] : overrides) {
+    out += k;
+    out += '=';
+    out += quote_conninfo_value(v);
+    out += ' ';
+  }
+  out.pop_back();
   return out;
+}
+
+std::string conninfo_with_dbname(const std::string& base_conninfo_or_url,
+                                 const std::string& dbname) {
+  return conninfo_with(base_conninfo_or_url, {{"dbname", dbname}});
 }
 
 }  // namespace alpaca::db

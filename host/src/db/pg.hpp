@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -113,6 +114,9 @@ std::string quote_conninfo_value(std::string_view value);
 // Takes a key=value conninfo or a postgres:// (postgresql://) URL and returns
 // a key=value conninfo with the same settings but dbname replaced.
 // Throws PgError (sqlstate "") when the input cannot be parsed.
+// The same connection string with some keywords replaced (dbname, user, password...).
+std::string conninfo_with(const std::string& base_conninfo_or_url,
+                          const std::map<std::string, std::string>& overrides);
 std::string conninfo_with_dbname(const std::string& base_conninfo_or_url,
                                  const std::string& dbname);
 

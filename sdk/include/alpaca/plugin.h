@@ -248,9 +248,12 @@ typedef struct alpaca_db_api {
   size_t struct_size;
   /* ---- version 1 ---- */
   /* Opens a session on the project's database and begins a transaction. When `role` is non-NULL
-   * the transaction runs `SET LOCAL ROLE role` and sets `request.jwt.claims` to claims_json
+   * (anon, authenticated or service_role) the connection logs in as `authenticator` and the
+   * transaction runs `SET LOCAL ROLE role` and sets `request.jwt.claims` to claims_json
    * (NULL = "{}") and `request.jwt.claim.role`/`.sub` locally, as Supabase does. role NULL =
-   * the host's management role (no RLS). On failure returns NULL and copies a message into err. */
+   * the management role: the connection logs in as `alpaca_admin` (BYPASSRLS, owns what it
+   * creates, not a superuser). Neither login role is a superuser, so no SQL run in a session can
+   * RESET ROLE its way up. On failure returns NULL and copies a message into err. */
   alpaca_db_session* (*session_begin)(const char* project_ref, const char* role,
                                       const char* claims_json, char* err, size_t err_cap);
   /* Same, with role and claims taken from the request's caller (anon when no caller). */

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SQL endpoint benchmark (issue 3): POST /projects/:id/query {"sql":"select 1"} with the admin
+# personal access token under wrk -t2 -c32, and in the same run pgbench `select 1;` straight
+# against the same server's embedded PostgreSQL (unix socket, the project's database), with
+# -M prepared and -M simple (/query uses the simple protocol). Prints RESULT lines and the ratios.
+# Usage: DUR=15 bench/query.sh      (seconds per run; also accepted as $1)
+# Env:   ALPACA_SERVER_BIN (default build/release/bin/alpaca-server),
+#        ALPACA_DATABASE_PLUGIN (default <bin>/../lib/alpaca/plugins/database.so),
+#        PG_BIN (default /usr/lib/postgresql/15/bin), BENCH_PORT (default 18997).
+# Needs: a release build (cmake --preset release && cmake --build --preset release), wrk, pgbench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dur=${1:-${DUR:-15}}
+bin=${ALPACA_SERVER_BIN:-build/release/bin/alpaca-server}
+plugin=${ALPACA_DATABASE_PLUGIN:-$(cd "$(dirname "$bin")/.." && pwd)/lib/alpaca/plugins/database.so}
+pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
+pgbench=$pg_bin/pgbench
+[ -x "$pgbench" ] || pgbench=$(command -v pgbench)
+port=${BENCH_PORT:-18997}
+token="bench-admin-token-$(head -c8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+[ -f "$plugin" ] || { echo "database plugin not found: $plugin" >&2; exit 1; }
+dir=$(mktemp -d /tmp/alpaca-bench-query.XXXXXX)
+chmod 755 "$dir"
+cleanup() {
+  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ALPACA_DATA_DIR="$dir" ALPACA_HTTP_PORT=$port ALPACA_ADMIN_TOKEN=$token \
+  ALPACA_LOG_REQUESTS=${ALPACA_LOG_REQUESTS:-true} ALPACA_PLUGINS="$plugin" \
+  "$bin" >"$dir/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 300); do curl -sf "localhost:$port/health" >/dev/null && break; sleep 0.1; done
+base="http://127.0.0.1:$port"
+id=$(curl -sf -X POST "$base/projects" -H "Authorization: Bearer $token" -d '{"name":"bench"}' |
+  sed -E 's/.*"id":"([a-z0-9]+)".*/\1/')
+[ -n "$id" ] || { echo "project creation failed" >&2; tail -20 "$dir/server.log" >&2; exit 1; }
+
+# smoke request: the endpoint must answer 200 before it is loaded
+smoke=$(curl -s -w ' HTTP %{http_code}' -X POST "$base/projects/$id/query" \
+  -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"sql":"select 1"}')
+echo "smoke: POST /projects/$id/query {\"sql\":\"select 1\"} → $smoke"
+[[ $smoke == *' HTTP 200' ]] || { echo "the endpoint does not answer 200" >&2; tail -20 "$dir/server.log" >&2; exit 1; }
+
+cat >"$dir/query.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"sql":"select 1"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+
+wrk_run() { # name url lua
+  local out rps lat errors
+  out=$(wrk -t2 -c32 -d"${dur}s" -s "$3" "$2")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  lat=$(awk '/Latency/ {print $2; exit}' <<<"$out")
+  errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ')
+  echo "RESULT|http|$1|rps=$rps|avg_latency=$lat|${errors:-no errors}" >&2
+  echo "$rps"
+}
+wrk -t2 -c32 -d2s -s "$dir/query.lua" "$base/projects/$id/query" >/dev/null # warm-up
+query_rps=$(wrk_run query_select1 "$base/projects/$id/query" "$dir/query.lua")
+
+# pgbench against the embedded cluster: unix socket in <data_dir>/run, as the OS user that owns it
+sock=$(ls -a "$dir/run" | sed -n 's/^\.s\.PGSQL\.\([0-9]*\)$/\1/p' | head -1)
+[ -n "$sock" ] || { echo "no PostgreSQL socket in $dir/run" >&2; exit 1; }
+printf 'select 1;\n' >"$dir/select1.sql"
+chmod 644 "$dir/select1.sql"
+as_pg=()
+if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u "$(stat -c %U "$dir/run")" --); fi
+pgb_run() { # mode
+  local out tps lat
+  out=$("${as_pg[@]}" "$pgbench" -n -h "$dir/run" -p "$sock" -U postgres -d "proj_$id" \
+    -f "$dir/select1.sql" -M "$1" -c 32 -j 2 -T "$dur" 2>&1) || { echo "$out" >&2; return 1; }
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -1)
+  echo "RESULT|pg|select1|unix|-M $1|c=32|tps=$tps|lat_ms=$lat" >&2
+  echo "$tps"
+}
+pg_prepared=$(pgb_run prepared)
+pg_simple=$(pgb_run simple)
+
+rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+awk -v q="$query_rps" -v p="$pg_prepared" -v s="$pg_simple" -v r="$rss_kb" 'BEGIN {
+  printf "POST /query select 1: %s req/s; pgbench select 1: %s tps (-M prepared), %s tps (-M simple)\n", q, p, s
+  printf "ratio /query vs pgbench: %.0f%% of prepared, %.0f%% of simple\n", 100 * q / p, 100 * q / s
+  printf "vs postgres-meta /query (~180 req/s on this machine): %.0fx (target > 20x, i.e. > 3600 req/s)\n", q / 180
+  printf "alpaca-server RSS after load: %.1f MB\n", r / 1024
+}'
