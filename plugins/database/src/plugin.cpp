@@ -1,0 +1,41 @@
+// The "database" plugin: SQL and table management for a project, on the management API.
+#include <alpaca/plugin.hpp>
+
+#include "query_route.hpp"
+#include "type_names.hpp"
+
+namespace database {
+
+class DatabasePlugin : public alpaca::Plugin {
+ public:
+  explicit DatabasePlugin(alpaca::Host& host) : Plugin(host), query_(limits(host), types_) {
+    host.route(ALPACA_SCOPE_MANAGEMENT, "POST", "/projects/:id/query",
+               [this](alpaca::Request& req, alpaca::Response& res) { query_(req, res); });
+  }
+
+  void start() override {
+    const auto* db = host().get<alpaca_db_api>(ALPACA_DB_INTERFACE, ALPACA_DB_VERSION);
+    if (!db) throw std::runtime_error("the host does not provide alpaca.db v1");
+    query_.set_db(db);
+  }
+
+ private:
+  static QueryLimits limits(alpaca::Host& host) {
+    QueryLimits l;
+    l.statement_timeout = host.config("statement_timeout", "30s");
+    check_duration(l.statement_timeout);
+    l.max_rows = std::stoll(host.config("max_rows", "100000"));
+    l.max_bytes = std::stoll(host.config("max_bytes", "20971520"));
+    if (l.max_rows < 1 || l.max_bytes < 1)
+      throw std::invalid_argument("database.max_rows and database.max_bytes must be positive");
+    return l;
+  }
+
+  TypeNames types_;
+  QueryRoute query_;
+};
+
+}  // namespace database
+
+ALPACA_PLUGIN(database::DatabasePlugin, "database", "0.1.0",
+              "SQL endpoint and table management (management API)")
