@@ -2,21 +2,25 @@
 #include <alpaca/plugin.hpp>
 
 #include "query_route.hpp"
+#include "tables_routes.hpp"
 #include "type_names.hpp"
 
 namespace database {
 
 class DatabasePlugin : public alpaca::Plugin {
  public:
-  explicit DatabasePlugin(alpaca::Host& host) : Plugin(host), query_(limits(host), types_) {
+  explicit DatabasePlugin(alpaca::Host& host)
+      : Plugin(host), query_(limits(host), types_), tables_(limits(host).statement_timeout) {
     host.route(ALPACA_SCOPE_MANAGEMENT, "POST", "/projects/:id/query",
                [this](alpaca::Request& req, alpaca::Response& res) { query_(req, res); });
+    tables_.add_to(host);
   }
 
   void start() override {
     const auto* db = host().get<alpaca_db_api>(ALPACA_DB_INTERFACE, ALPACA_DB_VERSION);
     if (!db) throw std::runtime_error("the host does not provide alpaca.db v1");
     query_.set_db(db);
+    tables_.set_db(db);
   }
 
  private:
@@ -33,6 +37,7 @@ class DatabasePlugin : public alpaca::Plugin {
 
   TypeNames types_;
   QueryRoute query_;
+  TablesRoutes tables_;
 };
 
 }  // namespace database

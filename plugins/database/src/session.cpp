@@ -1,0 +1,103 @@
+#include "session.hpp"
+
+#include <memory>
+
+#include "json_util.hpp"
+
+namespace database {
+
+namespace {
+std::string field(const PGresult* r, int code) {
+  const char* v = r ? PQresultErrorField(r, code) : nullptr;
+  return v ? v : "";
+}
+using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+}  // namespace
+
+SqlError SqlError::from(const PGresult* r, PGconn* conn) {
+  std::string message = field(r, PG_DIAG_MESSAGE_PRIMARY);
+  if (message.empty()) {
+    message = PQerrorMessage(conn);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+  }
+  std::string detail = field(r, PG_DIAG_MESSAGE_DETAIL);
+  if (detail.empty()) detail = field(r, PG_DIAG_MESSAGE_HINT);
+  std::string pos = field(r, PG_DIAG_STATEMENT_POSITION);
+  return SqlError(message, detail, field(r, PG_DIAG_SQLSTATE), pos.empty() ? 0 : std::stoi(pos));
+}
+
+void send_sql_error(alpaca::Response& res, const SqlError& e, const std::string& timeout) {
+  int status = 400;
+  std::string message = e.what();
+  if (e.code == "57014" && message.find("statement timeout") != std::string::npos) {
+    status = 408;
+    message = "Query exceeded the statement timeout of " + timeout;
+  } else if (e.code == "42P07" || e.code == "42701" || e.code == "2BP01" || e.code == "23505") {
+    status = 409;  // already exists / depended on / duplicate key
+  }
+  std::string out = "{\"error\":";
+  append_string(out, message);
+  out += ",\"detail\":";
+  if (e.detail.empty())
+    out += "null";
+  else
+    append_string(out, e.detail);
+  out += ",\"code\":";
+  append_string(out, e.code);
+  if (e.position > 0) out += ",\"position\":" + std::to_string(e.position);
+  res.json(status, out + "}");
+}
+
+Session::Session(const alpaca_db_api* db, const char* project_ref) : db_(db) {
+  char err[512];
+  s_ = db_->session_begin(project_ref, nullptr, nullptr, err, sizeof err);
+  if (!s_) throw alpaca::HttpError(503, "Database unavailable", err);
+  conn_ = static_cast<PGconn*>(db_->raw_connection(s_));
+}
+
+Session::~Session() {
+  if (s_) db_->session_end(s_, 0);
+}
+
+bool Session::commit() {
+  alpaca_status st = db_->session_end(s_, 1);
+  s_ = nullptr;
+  return st == ALPACA_OK;
+}
+
+void Session::exec(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+  text(sql, params);
+}
+
+std::optional<std::string> Session::text(const std::string& sql,
+                                         const std::vector<std::optional<std::string>>& params) {
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  ResultPtr r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                           values.data(), nullptr, nullptr, 0),
+              &PQclear);
+  ExecStatusType st = PQresultStatus(r.get());
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) throw SqlError::from(r.get(), conn_);
+  if (st != PGRES_TUPLES_OK || PQntuples(r.get()) == 0 || PQgetisnull(r.get(), 0, 0))
+    return std::nullopt;
+  return std::string(PQgetvalue(r.get(), 0, 0));
+}
+
+std::string Session::identifier(const std::string& name) {
+  char* q = PQescapeIdentifier(conn_, name.c_str(), name.size());
+  if (!q) throw alpaca::HttpError(400, "Invalid identifier", PQerrorMessage(conn_));
+  std::string out(q);
+  PQfreemem(q);
+  return out;
+}
+
+std::string Session::literal(const std::string& value) {
+  char* q = PQescapeLiteral(conn_, value.c_str(), value.size());
+  if (!q) throw alpaca::HttpError(400, "Invalid value", PQerrorMessage(conn_));
+  std::string out(q);
+  PQfreemem(q);
+  return out;
+}
+
+}  // namespace database
