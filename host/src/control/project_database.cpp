@@ -69,6 +69,9 @@ GRANT ALL ON SCHEMA public TO service_role;
 -- The management role creates and owns what /query and the table API make.
 GRANT USAGE, CREATE ON SCHEMA public, extensions TO alpaca_admin;
 GRANT USAGE ON SCHEMA auth, storage TO alpaca_admin;
+DO $$ BEGIN
+  EXECUTE format('GRANT CREATE ON DATABASE %I TO alpaca_admin', current_database());
+END $$;
 
 -- Supabase's helpers: claims come from request.jwt.claims (PostgREST >= 9) or the older
 -- per-claim settings.
