@@ -59,6 +59,7 @@ wrk_run() { # name url lua
   echo "RESULT|http|$1|rps=$rps|avg_latency=$lat|${errors:-no errors}" >&2
   echo "$rps"
 }
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the box is shared: compare ratios within one run)"
 wrk -t2 -c32 -d2s -s "$dir/query.lua" "$base/projects/$id/query" >/dev/null # warm-up
 query_rps=$(wrk_run query_select1 "$base/projects/$id/query" "$dir/query.lua")
 

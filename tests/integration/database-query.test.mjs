@@ -12,12 +12,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   checks,
-  disposeServer,
   expectError,
   expectStatus,
   fmt,
+  removeDir,
   serverBin,
   startServer,
+  stopServer,
   withLogs,
 } from './harness.mjs';
 
@@ -59,8 +60,16 @@ before(async () => {
   assert.ok(keys.anon && keys.service_role, `api keys: ${fmt(k)}`);
 });
 
+// A short SIGTERM grace (then SIGKILL): a request stuck in the server must not cost 15 s here.
+async function dispose(s) {
+  if (!s) return;
+  const r = await stopServer(s, 'SIGTERM', 5000).catch(() => ({}));
+  if (r.timedOut) console.log(`alpaca-server :${s.port} did not exit within 5 s of SIGTERM (killed)`);
+  if (s.ownsDataDir) removeDir(s.dataDir);
+}
+
 after(async () => {
-  await Promise.all([disposeServer(server), disposeServer(limited)]);
+  await Promise.all([dispose(server), dispose(limited)]);
 });
 
 const t = (name, fn, opts = {}) => test(name, { timeout: 30000, ...opts }, withLogs(() => [server, limited], fn));
@@ -324,6 +333,13 @@ describe('value mapping', () => {
     }
     c.done();
   });
+  t('timestamptz stays in UTC when the SQL changes the session time zone', async () => {
+    await expectResult(
+      `set timezone = 'Asia/Tokyo'; select '2026-01-02 03:04:05.123456+00'::timestamptz as tz`,
+      undefined,
+      [{ tz: '2026-01-02T03:04:05.123456+00:00' }],
+    );
+  });
 });
 
 describe('statements and transactions', () => {
@@ -391,6 +407,19 @@ describe('params', () => {
     const row = { id: 3, i: 42, t: TEXT, jb, bo: false, dp: 2.5 };
     await expectResult(sql, [3, 42, TEXT, jb, false, 2.5], [row]);
     await expectResult('select id, i, t, jb, bo, dp from q_types where id = $1', [3], [row]);
+  });
+
+  t('a NUL byte in a string param or in sql is refused (Postgres text cannot hold it), not cut short', async () => {
+    const c = checks();
+    await c.run(async () => {
+      const r = await query('select $1::text as v', ['a\u0000b']);
+      assert.ok(r.status === 400 || (r.status === 200 && r.json?.rows?.[0]?.v === 'a\u0000b'), `param "a\\u0000b": want 400: ${fmt(r)}`);
+    });
+    await c.run(async () => {
+      const r = await query('select 1 as x\u0000 this is not sql');
+      assert.equal(r.status, 400, `sql "select 1 as x\\u0000 this is not sql": want 400: ${fmt(r)}`);
+    });
+    c.done();
   });
 
   t('a parameter count that does not match → 400', async () => {
@@ -492,6 +521,46 @@ describe('limits (second server: statement timeout 300ms, 100 rows, 65536 bytes)
     const r = expectRows(await lq('select g from generate_series(1,10) g'));
     assert.equal(r.json.rows.length, 10);
     assert.ok(!('truncated' in r.json) || r.json.truncated === false, `truncated: ${fmt(r)}`);
+  });
+});
+
+// Beyond the letter of the contract: one request's SET must not change how later requests run
+// (pooled connections are shared by every management caller of the project). Runs late on the
+// main server because a leak changes search_path for whoever gets that connection next.
+describe('session state', () => {
+  t('a plain SET in one request does not leak into later requests', async () => {
+    const probe = `select current_setting('search_path') as sp, current_setting('application_name') as app, current_setting('DateStyle') as ds`;
+    const baseline = expectRows(await query(probe)).json.rows;
+    expectRows(await query(`set search_path = pg_catalog, public; set application_name = 'leaked'; set DateStyle = 'SQL, DMY'; select 1 as x`));
+    const later = [];
+    for (let i = 0; i < 10; i++) later.push(await query(probe));
+    later.push(...(await Promise.all(Array.from({ length: 16 }, () => query(probe)))));
+    const leaked = later.filter((r) => r.status !== 200 || JSON.stringify(r.json.rows) !== JSON.stringify(baseline));
+    assert.equal(leaked.length, 0, `${leaked.length} of ${later.length} later requests saw the SET (baseline ${JSON.stringify(baseline)}): ${leaked[0] && fmt(leaked[0])}`);
+  });
+});
+
+// Beyond the letter of the contract: every request gets an answer. COPY … TO STDOUT / FROM STDIN
+// need a client-side data stream /query cannot provide; they must fail fast (400) and give their
+// pooled connection back. Runs last on the main server because a leak exhausts its pool.
+describe('COPY to/from the client', () => {
+  const copyQuery = (sql) =>
+    server
+      .api('POST', `/projects/${id}/query`, { body: { sql }, timeoutMs: 3000 })
+      .catch((e) => ({ status: 'no answer', text: e.message, method: 'POST', path: `/projects/${id}/query {"sql":"${sql}"}` }));
+
+  t('COPY … TO STDOUT and COPY … FROM STDIN → 400 quickly, and no pooled connection is lost', async () => {
+    const c = checks();
+    for (const sql of ['copy (select 1) to stdout', 'copy public.q1 from stdin']) {
+      const r = await copyQuery(sql);
+      await c.run(() => assert.equal(r.status, 400, `${sql}: ${fmt(r)}`));
+    }
+    // more than a pool's worth at once; then an ordinary query must still get a connection
+    const many = await Promise.all(Array.from({ length: 10 }, () => copyQuery('copy (select 1) to stdout')));
+    await c.run(() => assert.ok(many.every((r) => r.status === 400), `10 concurrent COPY TO STDOUT: ${many.map((r) => r.status).join(',')}`));
+    const after = await server.api('POST', `/projects/${id}/query`, { body: { sql: 'select 1 as x' }, timeoutMs: 8000 }).catch((e) => ({ status: 'no answer', text: e.message, method: 'POST', path: 'select 1 as x' }));
+    await c.run(() => assert.equal(after.status, 200, `select 1 after the COPYs: ${fmt(after)}`));
+    c.done();
   });
 });
 

@@ -14,6 +14,7 @@
 
 struct alpaca_db_session {
   alpaca::db::Lease lease;
+  bool management = false;  // arbitrary SQL may have changed session state
   alpaca_db_error error{sizeof(alpaca_db_error), "", "", nullptr, nullptr, 0};
   std::string message, sqlstate, detail, hint;
 
@@ -95,6 +96,7 @@ alpaca_db_session* begin(const char* ref, const char* role, const char* claims, 
     if (!role) {
       // Management sessions log in as alpaca_admin: no SET ROLE a statement could undo.
       s->lease = g_app->admin_pools().get(project->database).acquire();
+      s->management = true;
       s->lease->exec("BEGIN");
     } else {
       s->lease = g_app->api_pools().get(project->database).acquire();
@@ -122,6 +124,9 @@ alpaca_status end(alpaca_db_session* s, int commit) {
   std::unique_ptr<alpaca_db_session> owned(s);
   try {
     auto r = s->lease->exec(commit ? "COMMIT" : "ROLLBACK");
+    // A management session ran caller SQL: a plain SET, PREPARE, LISTEN or temp table must
+    // not reach the next borrower of this connection.
+    if (s->management) s->lease->exec("DISCARD ALL");
     // COMMIT of a transaction that failed earlier rolls back without an error: report it.
     if (commit && std::strcmp(PQcmdStatus(r.raw()), "ROLLBACK") == 0) return ALPACA_ERR_IO;
     return ALPACA_OK;

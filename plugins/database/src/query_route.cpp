@@ -66,6 +66,14 @@ Body parse_body(alpaca::Request& req) {
   }
   if (body.sql.find_first_not_of(" \t\r\n;") == std::string::npos)
     throw HttpError(400, "Field 'sql' is required and must not be empty");
+  // libpq takes C strings: a NUL would silently cut the text short.
+  if (body.sql.find('\0') != std::string::npos)
+    throw HttpError(400, "Field 'sql' contains a NUL character", "PostgreSQL text cannot hold it");
+  if (body.params)
+    for (size_t i = 0; i < body.params->size(); ++i)
+      if ((*body.params)[i] && (*body.params)[i]->find('\0') != std::string::npos)
+        throw HttpError(400, "params[" + std::to_string(i) + "] contains a NUL character",
+                        "PostgreSQL text cannot hold it");
   return body;
 }
 
@@ -226,8 +234,18 @@ void QueryRoute::operator()(alpaca::Request& req, alpaca::Response& res) {
       last.row_count = n && *n ? std::stoll(n) : 0;
     } else if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
       if (!failure) failure = error_from(r, conn, offset, limits_.statement_timeout);
+    } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+      // There is no stream to copy to or from over this endpoint: end the copy and say so.
+      if (st == PGRES_COPY_IN) {
+        PQputCopyEnd(conn, "COPY FROM STDIN is not supported by /query");
+      } else {
+        char* buf = nullptr;
+        while (PQgetCopyData(conn, &buf, 0) > 0) PQfreemem(buf);
+      }
+      if (!failure)
+        failure = QueryError{400, "COPY to or from the client is not supported by /query",
+                             "Use INSERT ... VALUES / SELECT instead", "0A000", 0};
     }
-    // COPY and other protocols are not supported through this endpoint; they end in an error.
   }
 
   if (failure) {

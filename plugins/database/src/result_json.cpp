@@ -1,6 +1,8 @@
 #include "result_json.hpp"
 
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 
@@ -24,6 +26,8 @@ enum : Oid {
   kNumeric = 1700,
   kJsonb = 3802
 };
+
+std::string quote_inexact_numbers(std::string_view json);
 
 bool non_finite(std::string_view v) {
   return v == "NaN" || v == "Infinity" || v == "-Infinity";
@@ -80,7 +84,9 @@ std::vector<std::vector<std::string>> convert_arrays(PGconn* conn,
   for (size_t k = 0; k < cols.size(); ++k) {
     auto parts = split_json_array(PQgetvalue(res.get(), 0, static_cast<int>(k)));
     if (parts.size() != r.rows.size()) throw std::runtime_error("array conversion: row mismatch");
-    for (auto p : parts) out[cols[k]].emplace_back(p);
+    bool numeric = types[cols[k]].name.rfind("numeric", 0) == 0;
+    for (auto p : parts)
+      out[cols[k]].push_back(numeric ? quote_inexact_numbers(p) : std::string(p));
   }
   return out;
 }
@@ -118,6 +124,42 @@ void append_value(std::string& out, Oid type, const std::string& v) {
   }
 }
 
+// In a numeric[] as to_json writes it, numbers a double cannot hold become strings, as for a
+// plain numeric value.
+std::string quote_inexact_numbers(std::string_view json) {
+  std::string out;
+  out.reserve(json.size() + 8);
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < json.size())
+        out += json[++i];
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+      out += c;
+    } else if (c == '-' || std::isdigit(static_cast<unsigned char>(c))) {
+      size_t end = json.find_first_not_of("-+.eE0123456789", i);
+      std::string_view num =
+          json.substr(i, end == std::string_view::npos ? json.size() - i : end - i);
+      if (numeric_fits_double(num)) {
+        out += num;
+      } else {
+        out += '"';
+        out += num;
+        out += '"';
+      }
+      i += num.size() - 1;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 bool numeric_fits_double(std::string_view text) {
@@ -139,16 +181,45 @@ bool numeric_fits_double(std::string_view text) {
   return norm == shortest;
 }
 
+namespace {
+// "2026-01-02 03:04:05.123+09[:30[:15]]" in any session time zone → the same instant in UTC.
+std::optional<std::string> to_utc(std::string_view v) {
+  using namespace std::chrono;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (std::sscanf(std::string(v.substr(0, 19)).c_str(), "%4d-%2d-%2d %2d:%2d:%2d", &y, &mo, &d, &h,
+                  &mi, &sec) != 6)
+    return std::nullopt;
+  size_t sign = v.find_first_of("+-", 19);
+  if (sign == std::string_view::npos) return std::nullopt;
+  std::string_view frac = v.substr(19, sign - 19);  // "" or ".123456"
+  int oh = 0, om = 0, os = 0;
+  std::sscanf(std::string(v.substr(sign + 1)).c_str(), "%2d:%2d:%2d", &oh, &om, &os);
+  int offset = (oh * 3600 + om * 60 + os) * (v[sign] == '-' ? -1 : 1);
+  sys_seconds t =
+      sys_days{year{y} / month{static_cast<unsigned>(mo)} / day{static_cast<unsigned>(d)}} +
+      hours{h} + minutes{mi} + seconds{sec} - seconds{offset};
+  auto day_point = floor<days>(t);
+  year_month_day ymd{day_point};
+  hh_mm_ss<seconds> hms{t - day_point};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
+  return std::string(buf) + std::string(frac) + "+00:00";
+}
+}  // namespace
+
 std::string iso_timestamp(std::string_view v, bool with_zone) {
   // ISO DateStyle: "2026-01-02 03:04:05.123456+00"; keep infinity and BC dates as they are.
   if (v.size() < 19 || v[10] != ' ' || v.find(" BC") != std::string_view::npos)
     return std::string(v);
+  if (with_zone) {
+    // Always UTC, even when the caller's SQL changed the session's TimeZone.
+    if (auto utc = to_utc(v)) return *utc;
+  }
   std::string out(v);
   out[10] = 'T';
-  if (with_zone) {
-    size_t sign = out.find_last_of("+-");
-    if (sign != std::string::npos && sign > 18 && out.size() - sign == 3) out += ":00";
-  }
   return out;
 }
 

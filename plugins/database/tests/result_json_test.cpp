@@ -23,8 +23,9 @@ TEST(NumericFitsDouble, ExactDecimalsAreNumbersOthersStrings) {
 TEST(IsoTimestamp, FromPostgresIsoStyle) {
   EXPECT_EQ(iso_timestamp("2026-01-02 03:04:05.123456+00", true),
             "2026-01-02T03:04:05.123456+00:00");
-  EXPECT_EQ(iso_timestamp("2026-01-02 03:04:05+05:30", true), "2026-01-02T03:04:05+05:30");
-  EXPECT_EQ(iso_timestamp("2026-01-02 03:04:05-08", true), "2026-01-02T03:04:05-08:00");
+  EXPECT_EQ(iso_timestamp("2026-01-02 03:04:05+05:30", true), "2026-01-01T21:34:05+00:00");
+  EXPECT_EQ(iso_timestamp("2026-01-02 23:04:05.5-08", true), "2026-01-03T07:04:05.5+00:00");
+  EXPECT_EQ(iso_timestamp("2024-03-01 00:30:00+09", true), "2024-02-29T15:30:00+00:00");
   EXPECT_EQ(iso_timestamp("2026-01-02 03:04:05.5", false), "2026-01-02T03:04:05.5");
   EXPECT_EQ(iso_timestamp("infinity", true), "infinity");
   EXPECT_EQ(iso_timestamp("0044-03-15 12:00:00+00 BC", true), "0044-03-15 12:00:00+00 BC");
