@@ -12,6 +12,7 @@
 
 #include "json_util.hpp"
 #include "result_json.hpp"
+#include "session.hpp"
 
 namespace database {
 
@@ -25,18 +26,7 @@ struct Body {
 };
 
 Body parse_body(alpaca::Request& req) {
-  std::string text = req.body();
-  if (text.empty()) throw HttpError(400, "Request body is required", "Send {\"sql\": \"...\"}");
-  Poco::Dynamic::Var v;
-  try {
-    Poco::JSON::Parser parser;
-    v = parser.parse(text);
-  } catch (const std::exception& e) {
-    throw HttpError(400, "Malformed JSON body", e.what());
-  }
-  if (v.type() != typeid(Poco::JSON::Object::Ptr))
-    throw HttpError(400, "Request body must be a JSON object");
-  auto obj = v.extract<Poco::JSON::Object::Ptr>();
+  auto obj = json_object_body(req);
   Body body;
   for (const auto& [key, value] : *obj) {
     if (key == "sql") {
@@ -77,75 +67,6 @@ Body parse_body(alpaca::Request& req) {
   return body;
 }
 
-std::string field(const PGresult* r, int code) {
-  const char* v = PQresultErrorField(r, code);
-  return v ? v : "";
-}
-
-// A Postgres error as the API answers it: 400 (408 for the statement timeout).
-struct QueryError {
-  int status = 400;
-  std::string message, detail, code;
-  int position = 0;
-};
-
-QueryError error_from(const PGresult* r, PGconn* conn, int position_offset,
-                      const std::string& timeout) {
-  QueryError e;
-  e.message = r ? field(r, PG_DIAG_MESSAGE_PRIMARY) : "";
-  if (e.message.empty()) {
-    e.message = PQerrorMessage(conn);
-    while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == ' '))
-      e.message.pop_back();
-  }
-  if (r) {
-    e.detail = field(r, PG_DIAG_MESSAGE_DETAIL);
-    if (e.detail.empty()) e.detail = field(r, PG_DIAG_MESSAGE_HINT);
-    e.code = field(r, PG_DIAG_SQLSTATE);
-    std::string pos = field(r, PG_DIAG_STATEMENT_POSITION);
-    if (!pos.empty()) e.position = std::max(1, std::stoi(pos) - position_offset);
-  }
-  if (e.code == "57014" && e.message.find("statement timeout") != std::string::npos) {
-    e.status = 408;
-    e.message = "Query exceeded the statement timeout of " + timeout;
-  }
-  return e;
-}
-
-std::string error_json(const QueryError& e) {
-  std::string out = "{\"error\":";
-  append_string(out, e.message);
-  out += ",\"detail\":";
-  if (e.detail.empty())
-    out += "null";
-  else
-    append_string(out, e.detail);
-  out += ",\"code\":";
-  append_string(out, e.code);
-  if (e.position > 0) out += ",\"position\":" + std::to_string(e.position);
-  return out + "}";
-}
-
-// Ends the session when the handler leaves, whatever happens.
-class Session {
- public:
-  Session(const alpaca_db_api* db, alpaca_db_session* s) : db_(db), s_(s) {}
-  Session(const Session&) = delete;
-  ~Session() {
-    if (s_) db_->session_end(s_, 0);
-  }
-  alpaca_status end(bool commit) {
-    alpaca_status st = db_->session_end(s_, commit ? 1 : 0);
-    s_ = nullptr;
-    return st;
-  }
-  PGconn* conn() const { return static_cast<PGconn*>(db_->raw_connection(s_)); }
-
- private:
-  const alpaca_db_api* db_;
-  alpaca_db_session* s_;
-};
-
 }  // namespace
 
 void check_duration(const std::string& value) {
@@ -157,11 +78,7 @@ void check_duration(const std::string& value) {
 
 void QueryRoute::operator()(alpaca::Request& req, alpaca::Response& res) {
   Body body = parse_body(req);
-  char err[512];
-  alpaca_db_session* raw =
-      db_->session_begin(req.project()->ref, nullptr, nullptr, err, sizeof err);
-  if (!raw) throw HttpError(503, "Database unavailable", err);
-  Session session(db_, raw);
+  Session session(db_, req.project()->ref);
   PGconn* conn = session.conn();
 
   // Settings for this transaction only. Without params they travel with the SQL itself (one
@@ -191,7 +108,7 @@ void QueryRoute::operator()(alpaca::Request& req, alpaca::Response& res) {
   // give COMMAND_OK. Only the last statement's result is kept.
   CapturedResult last, current;
   bool in_rows = false;
-  std::optional<QueryError> failure;
+  std::optional<SqlError> failure;
   while (PGresult* r = PQgetResult(conn)) {
     std::unique_ptr<PGresult, decltype(&PQclear)> guard(r, &PQclear);
     ExecStatusType st = PQresultStatus(r);
@@ -233,7 +150,11 @@ void QueryRoute::operator()(alpaca::Request& req, alpaca::Response& res) {
       const char* n = PQcmdTuples(r);
       last.row_count = n && *n ? std::stoll(n) : 0;
     } else if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
-      if (!failure) failure = error_from(r, conn, offset, limits_.statement_timeout);
+      if (!failure) {
+        failure = SqlError::from(r, conn);
+        // Positions count from the caller's SQL, not from the settings sent before it.
+        if (failure->position > 0) failure->position = std::max(1, failure->position - offset);
+      }
     } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
       // There is no stream to copy to or from over this endpoint: end the copy and say so.
       if (st == PGRES_COPY_IN) {
@@ -243,14 +164,13 @@ void QueryRoute::operator()(alpaca::Request& req, alpaca::Response& res) {
         while (PQgetCopyData(conn, &buf, 0) > 0) PQfreemem(buf);
       }
       if (!failure)
-        failure = QueryError{400, "COPY to or from the client is not supported by /query",
-                             "Use INSERT ... VALUES / SELECT instead", "0A000", 0};
+        failure = SqlError("COPY to or from the client is not supported by /query",
+                           "Use INSERT ... VALUES / SELECT instead", "0A000", 0);
     }
   }
 
-  if (failure) {
-    session.end(false);  // rolled back
-    return res.json(failure->status, error_json(*failure));
+  if (failure) {  // the session rolls back as it goes out of scope
+    return send_sql_error(res, *failure, limits_.statement_timeout, false);
   }
   std::string json;
   try {
@@ -258,7 +178,7 @@ void QueryRoute::operator()(alpaca::Request& req, alpaca::Response& res) {
   } catch (const std::exception& e) {
     throw HttpError(500, "Could not encode the result", e.what());
   }
-  if (session.end(true) != ALPACA_OK)
+  if (!session.commit())
     throw HttpError(409, "The transaction could not be committed",
                     "It was rolled back (a deferred constraint or serialization failure?)");
   res.json(200, json);

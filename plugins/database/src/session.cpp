@@ -27,13 +27,15 @@ SqlError SqlError::from(const PGresult* r, PGconn* conn) {
   return SqlError(message, detail, field(r, PG_DIAG_SQLSTATE), pos.empty() ? 0 : std::stoi(pos));
 }
 
-void send_sql_error(alpaca::Response& res, const SqlError& e, const std::string& timeout) {
+void send_sql_error(alpaca::Response& res, const SqlError& e, const std::string& timeout,
+                    bool conflicts) {
   int status = 400;
   std::string message = e.what();
   if (e.code == "57014" && message.find("statement timeout") != std::string::npos) {
     status = 408;
     message = "Query exceeded the statement timeout of " + timeout;
-  } else if (e.code == "42P07" || e.code == "42701" || e.code == "2BP01" || e.code == "23505") {
+  } else if (conflicts &&
+             (e.code == "42P07" || e.code == "42701" || e.code == "2BP01" || e.code == "23505")) {
     status = 409;  // already exists / depended on / duplicate key
   }
   std::string out = "{\"error\":";

@@ -23,9 +23,10 @@ struct SqlError : std::runtime_error {
   static SqlError from(const PGresult* r, PGconn* conn);
 };
 
-// {"error","detail","code","position"?} with 400 (408 for a statement timeout, 409 for
-// duplicates and dependencies).
-void send_sql_error(alpaca::Response& res, const SqlError& e, const std::string& timeout);
+// {"error","detail","code","position"?} with 400 (408 for a statement timeout; with
+// `conflicts`, 409 for duplicates and dependencies — the table API — where /query keeps 400).
+void send_sql_error(alpaca::Response& res, const SqlError& e, const std::string& timeout,
+                    bool conflicts = true);
 
 class Session {
  public:

@@ -4,6 +4,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "catalog_sql.hpp"
+#include "json_util.hpp"
 #include "session.hpp"
 #include "table_spec.hpp"
 
@@ -15,21 +16,6 @@ using alpaca::Response;
 using Params = std::vector<std::optional<std::string>>;
 
 namespace {
-
-Poco::JSON::Object::Ptr json_object(Request& req) {
-  std::string text = req.body();
-  if (text.empty()) throw HttpError(400, "Request body is required");
-  Poco::Dynamic::Var v;
-  try {
-    Poco::JSON::Parser parser;
-    v = parser.parse(text);
-  } catch (const std::exception& e) {
-    throw HttpError(400, "Malformed JSON body", e.what());
-  }
-  if (v.type() != typeid(Poco::JSON::Object::Ptr))
-    throw HttpError(400, "Request body must be a JSON object");
-  return v.extract<Poco::JSON::Object::Ptr>();
-}
 
 std::string schema_of(const Request& req) {
   const char* s = req.query("schema");
@@ -94,7 +80,7 @@ void TablesRoutes::list_tables(Request& req, Response& res) {
 }
 
 void TablesRoutes::create_table(Request& req, Response& res) {
-  auto body = json_object(req);
+  auto body = json_object_body(req);
   static const char* known[] = {"name", "schema", "columns", "rls_enabled", "comment"};
   for (const auto& [k, v] : *body) {
     bool found = false;
@@ -189,7 +175,7 @@ void TablesRoutes::add_column(Request& req, Response& res) {
   std::string schema = schema_of(req);
   std::string table(req.param("table"));
   check_name("Table name", table);
-  auto body = json_object(req);
+  auto body = json_object_body(req);
   ColumnSpec c = parse_column(*body, schema);
   Session s(db_, req.project()->ref);
   require_table(s, schema, table);
