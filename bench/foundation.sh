@@ -7,27 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-15}
-bin=build/release/bin/alpaca-server
+source bench/server.sh
+bench_cleanup() { [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null; true; }
 port=${BENCH_PORT:-18999}
-token="bench-admin-token-$(head -c8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-dir=$(mktemp -d /tmp/alpaca-bench.XXXXXX)
-chmod 755 "$dir"
-plugins="$(pwd)/build/release/test-plugins/probe.so"
-cleanup() {
-  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-ALPACA_DATA_DIR="$dir" ALPACA_HTTP_PORT=$port ALPACA_ADMIN_TOKEN=$token \
-  ALPACA_LOG_REQUESTS=${ALPACA_LOG_REQUESTS:-true} ALPACA_PLUGINS="$plugins" \
-  "$bin" >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 300); do curl -sf "localhost:$port/health" >/dev/null && break; sleep 0.1; done
-base="http://127.0.0.1:$port"
-id=$(curl -sf -X POST "$base/projects" -H "Authorization: Bearer $token" -d '{"name":"bench"}' |
-  sed -E 's/.*"id":"([a-z0-9]+)".*/\1/')
+BENCH_PORT=$port start_server "$(pwd)/build/release/test-plugins/probe.so"
 
 sleep 2
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)

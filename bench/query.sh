@@ -11,31 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-${DUR:-15}}
-bin=${ALPACA_SERVER_BIN:-build/release/bin/alpaca-server}
+source bench/server.sh
 plugin=${ALPACA_DATABASE_PLUGIN:-$(cd "$(dirname "$bin")/.." && pwd)/lib/alpaca/plugins/database.so}
 pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 pgbench=$pg_bin/pgbench
 [ -x "$pgbench" ] || pgbench=$(command -v pgbench)
-port=${BENCH_PORT:-18997}
-token="bench-admin-token-$(head -c8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 [ -f "$plugin" ] || { echo "database plugin not found: $plugin" >&2; exit 1; }
-dir=$(mktemp -d /tmp/alpaca-bench-query.XXXXXX)
-chmod 755 "$dir"
-cleanup() {
-  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-ALPACA_DATA_DIR="$dir" ALPACA_HTTP_PORT=$port ALPACA_ADMIN_TOKEN=$token \
-  ALPACA_LOG_REQUESTS=${ALPACA_LOG_REQUESTS:-true} ALPACA_PLUGINS="$plugin" \
-  "$bin" >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 300); do curl -sf "localhost:$port/health" >/dev/null && break; sleep 0.1; done
-base="http://127.0.0.1:$port"
-id=$(curl -sf -X POST "$base/projects" -H "Authorization: Bearer $token" -d '{"name":"bench"}' |
-  sed -E 's/.*"id":"([a-z0-9]+)".*/\1/')
-[ -n "$id" ] || { echo "project creation failed" >&2; tail -20 "$dir/server.log" >&2; exit 1; }
+BENCH_PORT=${BENCH_PORT:-18997} start_server "$plugin"
 
 # smoke request: the endpoint must answer 200 before it is loaded
 smoke=$(curl -s -w ' HTTP %{http_code}' -X POST "$base/projects/$id/query" \

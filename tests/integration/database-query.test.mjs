@@ -16,15 +16,12 @@ import {
   expectStatus,
   fmt,
   removeDir,
-  serverBin,
+  databasePlugin,
   startServer,
   stopServer,
   withLogs,
 } from './harness.mjs';
 
-const databasePlugin =
-  process.env.ALPACA_DATABASE_PLUGIN ||
-  path.resolve(path.dirname(serverBin), '..', 'lib', 'alpaca', 'plugins', 'database.so');
 
 const LIMITS_ENV = {
   ALPACA_DATABASE_STATEMENT_TIMEOUT: '300ms',

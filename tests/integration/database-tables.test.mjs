@@ -16,14 +16,11 @@ import {
   expectError,
   expectStatus,
   fmt,
-  serverBin,
+  databasePlugin,
   startServer,
   withLogs,
 } from './harness.mjs';
 
-const databasePlugin =
-  process.env.ALPACA_DATABASE_PLUGIN ||
-  path.join(path.dirname(serverBin), '..', 'lib', 'alpaca', 'plugins', 'database.so');
 
 let server;
 let id; // the project

@@ -17,6 +17,10 @@ export const serverBin =
 export const testPluginDir =
   process.env.ALPACA_TEST_PLUGIN_DIR || path.join(repoRoot, 'build', 'release', 'test-plugins');
 export const probePlugin = path.join(testPluginDir, 'probe.so');
+// The first-party database plugin next to the server under test (build/<preset>/lib/...).
+export const databasePlugin =
+  process.env.ALPACA_DATABASE_PLUGIN ||
+  path.resolve(path.dirname(serverBin), '..', 'lib', 'alpaca', 'plugins', 'database.so');
 export const PG_BIN = process.env.ALPACA_TEST_PG_BIN || '/usr/lib/postgresql/15/bin';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
