@@ -342,6 +342,15 @@ PidFile read_pid_file(const fs::path& cluster) {
 // A postmaster from a previous alpaca-server that died (SIGKILL, crash) may still be shutting
 // down, or running. We hold the data dir lock, so no live server owns it: ask it to stop
 // (fast shutdown) and wait, instead of failing on "lock file postmaster.pid already exists".
+// postgres.log is appended to by every run: keep one previous file once it passes 10 MiB.
+void EmbeddedPostgres::rotate_log() {
+  std::error_code ec;
+  auto size = fs::file_size(log_path(), ec);
+  if (ec || size < 10 * 1024 * 1024) return;
+  fs::rename(log_path(), log_path() + ".1", ec);
+  if (!ec) spdlog::info("rotated {} ({} bytes) to {}.1", log_path(), size, log_path());
+}
+
 void EmbeddedPostgres::stop_leftover_postmaster() {
   PidFile pf = read_pid_file(cluster_dir());
   if (pf.pid <= 0 || ::kill(pf.pid, 0) != 0) return;
@@ -590,6 +599,7 @@ void EmbeddedPostgres::start() {
   prepare_directories();
   init_cluster_if_needed();
   stop_leftover_postmaster();
+  rotate_log();
 
   std::unique_lock lk(mu_);
   stopping_ = false;

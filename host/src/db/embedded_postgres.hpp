@@ -73,6 +73,7 @@ class EmbeddedPostgres {
   void prepare_directories();
   void init_cluster_if_needed();
   void stop_leftover_postmaster();
+  void rotate_log();
   pid_t spawn_postmaster(std::string* error);
   Outcome wait_until_ready(pid_t pid);
   void supervise();
