@@ -293,7 +293,7 @@ std::shared_ptr<const ProjectRecord> ControlPlane::create_project(const std::str
         "service_key) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         {ref, name, owner, database, secret, anon, service});
   } catch (...) {
-    app_.pools().forget(database);
+    app_.forget_database(database);
     try {
       auto conn = app_.pools().get(app_.settings().control_db).acquire();
       conn->exec("DROP DATABASE IF EXISTS " + conn->escape_identifier(database) + " WITH (FORCE)");
@@ -330,15 +330,14 @@ std::shared_ptr<const ProjectRecord> ControlPlane::update_project(const std::str
 std::shared_ptr<const ProjectRecord> ControlPlane::delete_project(const std::string& ref) {
   auto p = project(ref);
   if (!p) return nullptr;
-  forget_project(ref);  // from now on the project answers 404
-  app_.pools().forget(p->database);
-  app_.admin_pools().forget(p->database);
-  app_.api_pools().forget(p->database);
+  // The row goes first: once it and the cache entry are gone the project answers 404 and
+  // nothing reloads it, so its database can be dropped without anyone reaching it.
   auto conn = app_.pools().get(app_.settings().control_db).acquire();
-  conn->exec("DROP DATABASE IF EXISTS " + conn->escape_identifier(p->database) + " WITH (FORCE)");
   conn->exec("DELETE FROM projects WHERE id = $1", {ref});
   forget_project(ref);
   announce("project:" + ref);
+  app_.forget_database(p->database);
+  conn->exec("DROP DATABASE IF EXISTS " + conn->escape_identifier(p->database) + " WITH (FORCE)");
   spdlog::info("project {} deleted (database {} dropped)", ref, p->database);
   auto gone = std::make_shared<ProjectRecord>(*p);
   gone->status = "deleted";

@@ -64,6 +64,11 @@ std::string App::conninfo(const std::string& dbname) const {
   return db::conninfo_with_dbname(settings_.database_url, dbname);
 }
 
+void App::forget_database(const std::string& dbname) {
+  for (auto* set : {pools_.get(), admin_pools_.get(), api_pools_.get()})
+    if (set) set->forget(dbname);
+}
+
 std::string App::db_host() const {
   if (pg_) return pg_->socket_dir();
   PQconninfoOption* opts = PQconninfoParse(settings_.database_url.c_str(), nullptr);
@@ -141,7 +146,6 @@ void App::start() {
   plugins_->create_all();
   plugins_->start_all();
 
-  started_ = true;
   ready_.store(true, std::memory_order_release);
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
@@ -174,7 +178,6 @@ void App::stop() {
   lock_.reset();
   // plugins_ (and so the libraries) are kept: no unloading, and plugin code may still be on
   // the stack of a detached thread. They go when the process exits.
-  started_ = false;
   spdlog::info("stopped");
 }
 

@@ -58,6 +58,8 @@ class App {
   db::PoolSet& admin_pools() { return *admin_pools_; }
   // Pools that log in as authenticator, for sessions of the API roles.
   db::PoolSet& api_pools() { return *api_pools_; }
+  // Closes every pooled connection to `dbname` (before it is dropped).
+  void forget_database(const std::string& dbname);
   ControlPlane& control() { return *control_; }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
@@ -83,7 +85,6 @@ class App {
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
-  bool started_ = false;
   bool stopped_ = false;
 };
 

@@ -50,7 +50,7 @@ class Router {
 
   // `path` is without the query string; params are percent-decoded.
   RouteMatch match(alpaca_route_scope scope, std::string_view method, std::string_view path) const;
-  // True when any route of `scope` matches the path under some method.
+  // Number of routes registered (all scopes).
   size_t size() const;
 
  private:
