@@ -34,9 +34,10 @@ void send_sql_error(alpaca::Response& res, const SqlError& e, const std::string&
   if (e.code == "57014" && message.find("statement timeout") != std::string::npos) {
     status = 408;
     message = "Query exceeded the statement timeout of " + timeout;
-  } else if (conflicts &&
-             (e.code == "42P07" || e.code == "42701" || e.code == "2BP01" || e.code == "23505")) {
-    status = 409;  // already exists / depended on / duplicate key
+  } else if (conflicts && (e.code == "42P07" || e.code == "42710" || e.code == "42701" ||
+                           e.code == "2BP01" || e.code == "23505")) {
+    status = 409;  // already exists (42710: a racing CREATE took the row type) / depended on /
+                   // duplicate key
   }
   std::string out = "{\"error\":";
   append_string(out, message);
