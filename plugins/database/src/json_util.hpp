@@ -15,9 +15,8 @@ inline void append_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-// The request body as a JSON object, or HttpError(400) saying what is wrong with it.
-inline Poco::JSON::Object::Ptr json_object_body(alpaca::Request& req) {
-  std::string text = req.body();
+// A request body's text as a JSON object, or HttpError(400) saying what is wrong with it.
+inline Poco::JSON::Object::Ptr json_object_body(const std::string& text) {
   if (text.empty()) throw alpaca::HttpError(400, "Request body is required");
   Poco::Dynamic::Var v;
   try {
@@ -29,6 +28,11 @@ inline Poco::JSON::Object::Ptr json_object_body(alpaca::Request& req) {
   if (v.type() != typeid(Poco::JSON::Object::Ptr))
     throw alpaca::HttpError(400, "Request body must be a JSON object");
   return v.extract<Poco::JSON::Object::Ptr>();
+}
+
+// The request body (read once: it is streamed) as a JSON object.
+inline Poco::JSON::Object::Ptr json_object_body(alpaca::Request& req) {
+  return json_object_body(req.body());
 }
 
 }  // namespace database

@@ -2,6 +2,7 @@
 #include <alpaca/plugin.hpp>
 
 #include "query_route.hpp"
+#include "rows_routes.hpp"
 #include "tables_routes.hpp"
 #include "type_names.hpp"
 
@@ -10,10 +11,14 @@ namespace database {
 class DatabasePlugin : public alpaca::Plugin {
  public:
   explicit DatabasePlugin(alpaca::Host& host)
-      : Plugin(host), query_(limits(host), types_), tables_(limits(host).statement_timeout) {
+      : Plugin(host),
+        query_(limits(host), types_),
+        tables_(limits(host).statement_timeout),
+        rows_(rows_limits(host)) {
     host.route(ALPACA_SCOPE_MANAGEMENT, "POST", "/projects/:id/query",
                [this](alpaca::Request& req, alpaca::Response& res) { query_(req, res); });
     tables_.add_to(host);
+    rows_.add_to(host);
   }
 
   void start() override {
@@ -21,6 +26,7 @@ class DatabasePlugin : public alpaca::Plugin {
     if (!db) throw std::runtime_error("the host does not provide alpaca.db v1");
     query_.set_db(db);
     tables_.set_db(db);
+    rows_.set_db(db);
   }
 
  private:
@@ -35,9 +41,21 @@ class DatabasePlugin : public alpaca::Plugin {
     return l;
   }
 
+  static RowsLimits rows_limits(alpaca::Host& host) {
+    QueryLimits q = limits(host);
+    RowsLimits l;
+    l.statement_timeout = q.statement_timeout;
+    l.max_rows = q.max_rows;
+    l.default_limit = std::stoll(host.config("rows_limit", "100"));
+    if (l.default_limit < 1) throw std::invalid_argument("database.rows_limit must be positive");
+    l.default_limit = std::min(l.default_limit, l.max_rows);
+    return l;
+  }
+
   TypeNames types_;
   QueryRoute query_;
   TablesRoutes tables_;
+  RowsRoutes rows_;
 };
 
 }  // namespace database
