@@ -106,11 +106,50 @@ ALTER DEFAULT PRIVILEGES FOR ROLE alpaca_admin IN SCHEMA public
 ALTER DEFAULT PRIVILEGES FOR ROLE alpaca_admin IN SCHEMA public
   GRANT EXECUTE ON FUNCTIONS TO anon, authenticated, service_role;
 )sql");
+    ensure_ddl_watch(conn);
     conn.exec("COMMIT");
   } catch (...) {
     conn.exec("ROLLBACK");
     throw;
   }
+}
+
+bool ensure_ddl_watch(db::Connection& conn) {
+  auto r = conn.exec(
+      "SELECT (SELECT count(*) FROM pg_event_trigger WHERE evtname IN ('alpaca_ddl_watch', "
+      "'alpaca_drop_watch'))::text, (SELECT rolsuper FROM pg_roles WHERE rolname = "
+      "current_user)::text");
+  if (r.get(0, 0) == "2") return true;
+  if (r.get(0, 1) != "true") return false;
+  // Temporary objects (CREATE TEMP TABLE in a function) change no schema anyone caches.
+  conn.exec(R"sql(
+CREATE OR REPLACE FUNCTION extensions.alpaca_ddl_watch() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+              WHERE schema_name IS NULL OR schema_name NOT LIKE 'pg\_temp%') THEN
+    NOTIFY pgrst, 'reload schema';
+  END IF;
+END $$;
+CREATE OR REPLACE FUNCTION extensions.alpaca_drop_watch() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() WHERE NOT is_temporary) THEN
+    NOTIFY pgrst, 'reload schema';
+  END IF;
+END $$;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'alpaca_ddl_watch') THEN
+    CREATE EVENT TRIGGER alpaca_ddl_watch ON ddl_command_end
+      EXECUTE FUNCTION extensions.alpaca_ddl_watch();
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'alpaca_drop_watch') THEN
+    CREATE EVENT TRIGGER alpaca_drop_watch ON sql_drop
+      EXECUTE FUNCTION extensions.alpaca_drop_watch();
+  END IF;
+END $$;
+)sql");
+  return true;
 }
 
 }  // namespace alpaca

@@ -19,4 +19,10 @@ void ensure_login_roles(db::Connection& conn, const std::string& password);
 // Schemas auth/storage/extensions, auth.uid()/role()/jwt(), grants and default privileges.
 // Runs inside one transaction on a connection to the new project database.
 void provision_project_database(db::Connection& conn);
+// The event triggers that announce committed DDL with NOTIFY pgrst, 'reload schema' (the channel
+// and payload Supabase's own trigger uses, so a hand-sent NOTIFY works too). Idempotent. Needs
+// a superuser; returns false (creating nothing) when the connected user is not one and the
+// triggers are missing.
+bool ensure_ddl_watch(db::Connection& conn);
+inline constexpr const char* kSchemaChannel = "pgrst";
 }  // namespace alpaca

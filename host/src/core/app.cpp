@@ -9,11 +9,13 @@
 
 #include "control/control_plane.hpp"
 #include "control/core_plugin.hpp"
+#include "control/project_database.hpp"
 #include "db/data_dir_lock.hpp"
 #include "db/db_interface.hpp"
 #include "db/embedded_postgres.hpp"
 #include "db/pg.hpp"
 #include "db/pool.hpp"
+#include "db/schema_watch.hpp"
 #include "http/server.hpp"
 #include "plugins/plugin_manager.hpp"
 
@@ -65,6 +67,7 @@ std::string App::conninfo(const std::string& dbname) const {
 }
 
 void App::forget_database(const std::string& dbname) {
+  if (schema_watch_) schema_watch_->forget(dbname);
   for (auto* set : {pools_.get(), admin_pools_.get(), api_pools_.get()})
     if (set) set->forget(dbname);
 }
@@ -137,6 +140,10 @@ void App::start() {
   };
   admin_pools_ = login_pools("alpaca_admin", "database.admin_pool_size", 8);
   api_pools_ = login_pools("authenticator", "database.pool_size", 16);
+  schema_watch_ = std::make_unique<db::SchemaWatch>(
+      [this](const std::string& dbname) { return conninfo(dbname); },
+      [](db::Connection& conn) { return ensure_ddl_watch(conn); });
+  schema_watch_->start();
 
   interfaces_.provide(ALPACA_DB_INTERFACE, ALPACA_DB_VERSION, db_interface(*this), "host");
   plugins_ = std::make_unique<PluginManager>(*this);
@@ -167,10 +174,12 @@ void App::stop() {
     plugins_->destroy_all();
   }
   if (control_) control_->stop();
+  if (schema_watch_) schema_watch_->stop();
   if (admin_pools_) admin_pools_->stop();
   if (api_pools_) api_pools_->stop();
   if (pools_) pools_->stop();
   if (pg_) pg_->stop();
+  schema_watch_.reset();
   admin_pools_.reset();
   api_pools_.reset();
   pools_.reset();

@@ -14,6 +14,7 @@ namespace db {
 class EmbeddedPostgres;
 class PoolSet;
 class DataDirLock;
+class SchemaWatch;
 }  // namespace db
 class ControlPlane;
 class PluginManager;
@@ -58,6 +59,8 @@ class App {
   db::PoolSet& admin_pools() { return *admin_pools_; }
   // Pools that log in as authenticator, for sessions of the API roles.
   db::PoolSet& api_pools() { return *api_pools_; }
+  // Versions of project database schemas (for plugins' catalog caches).
+  db::SchemaWatch& schema_watch() { return *schema_watch_; }
   // Closes every pooled connection to `dbname` (before it is dropped).
   void forget_database(const std::string& dbname);
   ControlPlane& control() { return *control_; }
@@ -80,6 +83,7 @@ class App {
   std::unique_ptr<db::PoolSet> pools_;
   std::unique_ptr<db::PoolSet> admin_pools_;
   std::unique_ptr<db::PoolSet> api_pools_;
+  std::unique_ptr<db::SchemaWatch> schema_watch_;
   std::unique_ptr<ControlPlane> control_;
   std::unique_ptr<PluginManager> plugins_;
   std::unique_ptr<HttpServer> http_;

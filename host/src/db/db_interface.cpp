@@ -10,6 +10,7 @@
 #include "control/control_plane.hpp"
 #include "core/app.hpp"
 #include "db/pool.hpp"
+#include "db/schema_watch.hpp"
 #include "http/context.hpp"
 
 struct alpaca_db_session {
@@ -198,6 +199,22 @@ void result_free(alpaca_db_result* r) {
   delete r;
 }
 
+std::optional<std::string> database_of(const char* ref) {
+  if (!ref || !g_app) return std::nullopt;
+  auto project = g_app->control().project(ref);
+  if (!project) return std::nullopt;
+  return project->database;
+}
+
+uint64_t schema_version(const char* ref) {
+  auto db = database_of(ref);
+  return db ? g_app->schema_watch().version(*db) : 0;
+}
+
+void schema_changed(const char* ref) {
+  if (auto db = database_of(ref)) g_app->schema_watch().changed(*db);
+}
+
 const alpaca_db_api kApi = {
     sizeof(alpaca_db_api),
     begin,
@@ -215,6 +232,8 @@ const alpaca_db_api kApi = {
     value,
     affected,
     result_free,
+    schema_version,
+    schema_changed,
 };
 
 }  // namespace

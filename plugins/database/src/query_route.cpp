@@ -25,6 +25,21 @@ struct Body {
   std::optional<std::vector<std::optional<std::string>>> params;
 };
 
+// Commands that never change the schema (DO, CALL and functions may: the event triggers cover
+// those a moment later).
+bool plain_command(const char* tag) {
+  static const char* kPlain[] = {
+      "SELECT",     "INSERT",  "UPDATE", "DELETE", "MERGE",   "SET",      "RESET",    "SHOW",
+      "FETCH",      "MOVE",    "COPY",   "NOTIFY", "LISTEN",  "UNLISTEN", "PREPARE",  "EXECUTE",
+      "DEALLOCATE", "DECLARE", "CLOSE",  "BEGIN",  "START",   "COMMIT",   "ROLLBACK", "SAVEPOINT",
+      "RELEASE",    "DISCARD", "LOCK",   "VACUUM", "ANALYZE", "EXPLAIN",  "TRUNCATE", "CHECKPOINT"};
+  std::string_view t(tag ? tag : "");
+  t = t.substr(0, t.find(' '));
+  for (const char* p : kPlain)
+    if (t == p) return true;
+  return false;
+}
+
 Body parse_body(alpaca::Request& req) {
   auto obj = json_object_body(req);
   Body body;
@@ -108,6 +123,7 @@ void QueryRoute::operator()(alpaca::Request& req, alpaca::Response& res) {
   // give COMMAND_OK. Only the last statement's result is kept.
   CapturedResult last, current;
   bool in_rows = false;
+  bool ddl = false;  // some statement may have changed the schema
   std::optional<SqlError> failure;
   while (PGresult* r = PQgetResult(conn)) {
     std::unique_ptr<PGresult, decltype(&PQclear)> guard(r, &PQclear);
@@ -146,6 +162,7 @@ void QueryRoute::operator()(alpaca::Request& req, alpaca::Response& res) {
         in_rows = false;
       }
     } else if (st == PGRES_COMMAND_OK) {
+      if (!plain_command(PQcmdStatus(r))) ddl = true;
       last = CapturedResult{};
       const char* n = PQcmdTuples(r);
       last.row_count = n && *n ? std::stoll(n) : 0;
@@ -181,6 +198,8 @@ void QueryRoute::operator()(alpaca::Request& req, alpaca::Response& res) {
   if (!session.commit())
     throw HttpError(409, "The transaction could not be committed",
                     "It was rolled back (a deferred constraint or serialization failure?)");
+  // The event triggers tell every host soon; this host's caches must know before we answer.
+  if (ddl) announce_schema_change(db_, req.project()->ref);
   res.json(200, json);
 }
 

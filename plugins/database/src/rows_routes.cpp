@@ -17,8 +17,6 @@ using alpaca::Request;
 using alpaca::Response;
 namespace g = grammar;
 
-namespace {
-
 // The table the route names, checked, and its quoted "schema"."table" once a session is open.
 struct Target {
   std::string schema, table;
@@ -27,6 +25,8 @@ struct Target {
   }
   std::string label() const { return schema + "." + table; }
 };
+
+namespace {
 
 Target target_of(const Request& req, const std::string& schema) {
   Target t{schema, std::string(req.param("table"))};
@@ -79,9 +79,16 @@ alpaca::Handler sql_errors(const std::string& timeout, F fn) {
   };
 }
 
+}  // namespace
+
 // The name of the table's single-column primary key; 404/400 when there is none to use.
-std::string primary_key(Session& s, const Target& t) {
-  auto info = s.text(R"sql(
+// Cached per schema version: a table's key is read from the catalog once, not per request.
+std::string RowsRoutes::primary_key(Session& s, const char* ref, const Target& t) {
+  std::string key = std::string(ref) + '\0' + t.schema + '\0' + t.table;
+  uint64_t version = schema_version(db_, ref);
+  auto info = primary_keys_.get(key, version);
+  if (!info)
+    info = s.text(R"sql(
 SELECT json_build_object('pk', (SELECT json_agg(a.attname ORDER BY a.attnum)
                                   FROM pg_constraint k
                                   JOIN pg_attribute a ON a.attrelid = k.conrelid
@@ -89,8 +96,9 @@ SELECT json_build_object('pk', (SELECT json_agg(a.attname ORDER BY a.attnum)
                                  WHERE k.conrelid = c.oid AND k.contype = 'p'))::text
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))sql",
-                     {t.schema, t.table});
+                  {t.schema, t.table});
   if (!info) throw HttpError(404, "Table not found", t.label());
+  primary_keys_.put(key, version, *info);
   auto obj = Poco::JSON::Parser().parse(*info).extract<Poco::JSON::Object::Ptr>();
   auto pk = obj->getArray("pk");
   if (!pk || pk->size() == 0)
@@ -103,6 +111,8 @@ SELECT json_build_object('pk', (SELECT json_agg(a.attname ORDER BY a.attnum)
                     "filters for this table");
   return pk->getElement<std::string>(0);
 }
+
+namespace {
 
 // The body's keys, checked as column names (values go to Postgres as the JSON text itself).
 std::vector<std::string> body_columns(Request& req, std::string& json) {
@@ -203,7 +213,7 @@ void RowsRoutes::update(Request& req, Response& res) {
     throw HttpError(400, "Nothing to update", "Send an object of the columns to change");
   Session s(db_, req.project()->ref);
   begin(s, limits_.statement_timeout);
-  std::string pk = primary_key(s, t);
+  std::string pk = primary_key(s, req.project()->ref, t);
   std::string table = t.qualified(s);
   std::string list = column_list(s, columns);
   auto row = s.text("UPDATE " + table + " AS r SET (" + list + ") = (SELECT " + list +
@@ -221,7 +231,7 @@ void RowsRoutes::remove(Request& req, Response& res) {
   std::string id(req.param("pk"));
   Session s(db_, req.project()->ref);
   begin(s, limits_.statement_timeout);
-  std::string pk = primary_key(s, t);
+  std::string pk = primary_key(s, req.project()->ref, t);
   auto row = s.text("DELETE FROM " + t.qualified(s) + " AS r WHERE r." + s.identifier(pk) +
                         " = $1 RETURNING to_json(r)::text",
                     {id});

@@ -6,7 +6,12 @@
 #include <cstdint>
 #include <string>
 
+#include "catalog_cache.hpp"
+
 namespace database {
+
+class Session;
+struct Target;
 
 struct RowsLimits {
   std::string statement_timeout = "30s";
@@ -25,8 +30,10 @@ class RowsRoutes {
   void insert(alpaca::Request& req, alpaca::Response& res);
   void update(alpaca::Request& req, alpaca::Response& res);
   void remove(alpaca::Request& req, alpaca::Response& res);
+  std::string primary_key(Session& s, const char* project_ref, const Target& t);
 
   RowsLimits limits_;
+  CatalogCache primary_keys_;
   const alpaca_db_api* db_ = nullptr;
 };
 

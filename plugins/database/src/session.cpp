@@ -52,6 +52,14 @@ void send_sql_error(alpaca::Response& res, const SqlError& e, const std::string&
   res.json(status, out + "}");
 }
 
+void announce_schema_change(const alpaca_db_api* db, const char* project_ref) {
+  if (ALPACA_DB_HAS(db, schema_changed)) db->schema_changed(project_ref);
+}
+
+uint64_t schema_version(const alpaca_db_api* db, const char* project_ref) {
+  return ALPACA_DB_HAS(db, schema_version) ? db->schema_version(project_ref) : 0;
+}
+
 Session::Session(const alpaca_db_api* db, const char* project_ref) : db_(db) {
   char err[512];
   s_ = db_->session_begin(project_ref, nullptr, nullptr, err, sizeof err);

@@ -28,6 +28,11 @@ struct SqlError : std::runtime_error {
 void send_sql_error(alpaca::Response& res, const SqlError& e, const std::string& timeout,
                     bool conflicts = true);
 
+// Tells the host (when it can be told) that DDL on the project's database just committed.
+void announce_schema_change(const alpaca_db_api* db, const char* project_ref);
+// The project's schema version (0: do not cache; also when the host cannot tell).
+uint64_t schema_version(const alpaca_db_api* db, const char* project_ref);
+
 class Session {
  public:
   Session(const alpaca_db_api* db, const char* project_ref);

@@ -143,6 +143,7 @@ void TablesRoutes::create_table(Request& req, Response& res) {
   if (comment) s.exec("COMMENT ON TABLE " + qualified + " IS " + s.literal(*comment));
   std::string out = require_table(s, schema, name);
   if (!s.commit()) throw HttpError(409, "The table could not be created", "Rolled back");
+  announce_schema_change(db_, req.project()->ref);
   res.json(201, out);
 }
 
@@ -156,6 +157,7 @@ void TablesRoutes::drop_table(Request& req, Response& res) {
   s.exec("DROP TABLE " + s.identifier(schema) + "." + s.identifier(table) +
          (cascade && std::string(cascade) == "true" ? " CASCADE" : ""));
   if (!s.commit()) throw HttpError(409, "The table could not be dropped", "Rolled back");
+  announce_schema_change(db_, req.project()->ref);
   res.json(200, out);
 }
 
@@ -183,6 +185,7 @@ void TablesRoutes::add_column(Request& req, Response& res) {
          column_ddl(s, c));
   auto out = one_column(s, schema, table, c.name);
   if (!s.commit()) throw HttpError(409, "The column could not be added", "Rolled back");
+  announce_schema_change(db_, req.project()->ref);
   res.json(201, out.value_or("{}"));
 }
 
@@ -199,6 +202,7 @@ void TablesRoutes::drop_column(Request& req, Response& res) {
   s.exec("ALTER TABLE " + s.identifier(schema) + "." + s.identifier(table) + " DROP COLUMN " +
          s.identifier(column) + (cascade && std::string(cascade) == "true" ? " CASCADE" : ""));
   if (!s.commit()) throw HttpError(409, "The column could not be dropped", "Rolled back");
+  announce_schema_change(db_, req.project()->ref);
   res.json(200, *out);
 }
 

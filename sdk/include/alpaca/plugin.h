@@ -283,7 +283,22 @@ typedef struct alpaca_db_api {
   const char* (*result_value)(const alpaca_db_result* r, int row, int col); /* NULL for SQL NULL */
   int64_t (*result_affected)(const alpaca_db_result* r); /* rows affected by INSERT/UPDATE/... */
   void (*result_free)(alpaca_db_result* r);
+
+  /* ---- version 1, addition 1: schema versions (present when struct_size reaches them) ---- */
+  /* A number that changes whenever the project database's schema may have changed: DDL
+   * committed by anyone (event triggers NOTIFY pgrst), a hand-sent NOTIFY pgrst, a call of
+   * schema_changed, or a watch lost and regained. Cache what you derive from the catalog under
+   * this number. 0 = not watched (yet): cache nothing. The first ask starts the watch. */
+  uint64_t (*schema_version)(const char* project_ref);
+  /* Reports DDL the caller just committed, so schema_version changes on this host before the
+   * next request (other hosts and the watch learn it from Postgres). */
+  void (*schema_changed)(const char* project_ref);
 } alpaca_db_api;
+
+/* True when `api` (an alpaca_db_api*) has the member `field`. */
+#define ALPACA_DB_HAS(api, field)                                            \
+  ((api)->struct_size >= offsetof(alpaca_db_api, field) + sizeof((api)->field) && \
+   (api)->field != NULL)
 
 #ifdef __cplusplus
 }
