@@ -13,9 +13,6 @@ cd "$(dirname "$0")/.."
 dur=${1:-${DUR:-15}}
 source bench/server.sh
 plugin=${ALPACA_DATABASE_PLUGIN:-$(cd "$(dirname "$bin")/.." && pwd)/lib/alpaca/plugins/database.so}
-pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
-pgbench=$pg_bin/pgbench
-[ -x "$pgbench" ] || pgbench=$(command -v pgbench)
 [ -f "$plugin" ] || { echo "database plugin not found: $plugin" >&2; exit 1; }
 BENCH_PORT=${BENCH_PORT:-18997} start_server "$plugin"
 
@@ -32,37 +29,14 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
 
-wrk_run() { # name url lua
-  local out rps lat errors
-  out=$(wrk -t2 -c32 -d"${dur}s" -s "$3" "$2")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  lat=$(awk '/Latency/ {print $2; exit}' <<<"$out")
-  errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ')
-  echo "RESULT|http|$1|rps=$rps|avg_latency=$lat|${errors:-no errors}" >&2
-  echo "$rps"
-}
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the box is shared: compare ratios within one run)"
 wrk -t2 -c32 -d2s -s "$dir/query.lua" "$base/projects/$id/query" >/dev/null # warm-up
 query_rps=$(wrk_run query_select1 "$base/projects/$id/query" "$dir/query.lua")
 
-# pgbench against the embedded cluster: unix socket in <data_dir>/run, as the OS user that owns it
-sock=$(ls -a "$dir/run" | sed -n 's/^\.s\.PGSQL\.\([0-9]*\)$/\1/p' | head -1)
-[ -n "$sock" ] || { echo "no PostgreSQL socket in $dir/run" >&2; exit 1; }
 printf 'select 1;\n' >"$dir/select1.sql"
 chmod 644 "$dir/select1.sql"
-as_pg=()
-if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u "$(stat -c %U "$dir/run")" --); fi
-pgb_run() { # mode
-  local out tps lat
-  out=$("${as_pg[@]}" "$pgbench" -n -h "$dir/run" -p "$sock" -U postgres -d "proj_$id" \
-    -f "$dir/select1.sql" -M "$1" -c 32 -j 2 -T "$dur" 2>&1) || { echo "$out" >&2; return 1; }
-  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
-  lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -1)
-  echo "RESULT|pg|select1|unix|-M $1|c=32|tps=$tps|lat_ms=$lat" >&2
-  echo "$tps"
-}
-pg_prepared=$(pgb_run prepared)
-pg_simple=$(pgb_run simple)
+pg_prepared=$(pgb_run select1 "$dir/select1.sql" prepared)
+pg_simple=$(pgb_run select1 "$dir/select1.sql" simple)
 
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 awk -v q="$query_rps" -v p="$pg_prepared" -v s="$pg_simple" -v r="$rss_kb" 'BEGIN {

@@ -1,6 +1,7 @@
 # Sourced by the bench scripts: start_server PLUGINS starts the release alpaca-server on an
 # embedded PostgreSQL in a temp dir with an admin token, creates a project, and sets
 #   dir (temp dir), pid, base (http://127.0.0.1:PORT), token, id (project id).
+# wrk_run and pgb_run measure one load each for $dur seconds.
 # Everything it started is stopped, and the dir removed, on exit (define bench_cleanup for more).
 bin=${ALPACA_SERVER_BIN:-build/release/bin/alpaca-server}
 
@@ -25,4 +26,32 @@ start_server() { # plugins (ALPACA_PLUGINS)
   id=$(curl -sf -X POST "$base/projects" -H "Authorization: Bearer $token" -d '{"name":"bench"}' |
     sed -E 's/.*"id":"([a-z0-9]+)".*/\1/')
   [ -n "$id" ] || { echo "server start or project creation failed" >&2; tail -20 "$dir/server.log" >&2; exit 1; }
+}
+
+# wrk -t2 -c32 for $dur seconds: prints a RESULT line on stderr, the req/s on stdout.
+wrk_run() { # name url lua
+  local out rps lat errors
+  out=$(wrk -t2 -c32 -d"${dur}s" -s "$3" "$2")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  lat=$(awk '/Latency/ {print $2; exit}' <<<"$out")
+  errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ')
+  echo "RESULT|http|$1|rps=$rps|avg_latency=$lat|${errors:-no errors}" >&2
+  echo "$rps"
+}
+
+# pgbench -c32 -j2 for $dur seconds on the project's database of the embedded cluster (unix
+# socket in <data_dir>/run, as the socket's owner when root): RESULT on stderr, tps on stdout.
+pgb_run() { # name script mode
+  local sock out tps lat as_pg=()
+  local pgbench=${PG_BIN:-/usr/lib/postgresql/15/bin}/pgbench
+  [ -x "$pgbench" ] || pgbench=$(command -v pgbench)
+  sock=$(ls -a "$dir/run" | sed -n 's/^\.s\.PGSQL\.\([0-9]*\)$/\1/p' | head -1)
+  [ -n "$sock" ] || { echo "no PostgreSQL socket in $dir/run" >&2; return 1; }
+  if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u "$(stat -c %U "$dir/run")" --); fi
+  out=$("${as_pg[@]}" "$pgbench" -n -h "$dir/run" -p "$sock" -U postgres -d "proj_$id" \
+    -f "$2" -M "$3" -c 32 -j 2 -T "$dur" 2>&1) || { echo "$out" >&2; return 1; }
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -1)
+  echo "RESULT|pg|$1|unix|-M $3|c=32|tps=$tps|lat_ms=$lat" >&2
+  echo "$tps"
 }

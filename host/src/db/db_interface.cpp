@@ -120,16 +120,47 @@ alpaca_db_session* begin_for_request(alpaca_request* req, char* err, size_t cap)
   return begin(req->project->ref.c_str(), role, req->caller.claims_json, err, cap);
 }
 
+// COMMIT or ROLLBACK, then DISCARD ALL after its own sync point (so outside the transaction
+// block), pipelined: one round trip. Returns the first command's tag; throws PgError.
+std::string end_and_discard(PGconn* c, const char* end) {
+  if (!PQenterPipelineMode(c)) throw db::PgError::from_connection(c, "pipeline");
+  bool sent = PQsendQueryParams(c, end, 0, nullptr, nullptr, nullptr, nullptr, 0) &&
+              PQpipelineSync(c) &&
+              PQsendQueryParams(c, "DISCARD ALL", 0, nullptr, nullptr, nullptr, nullptr, 0) &&
+              PQpipelineSync(c);
+  std::optional<db::PgError> failure;
+  if (!sent) failure = db::PgError::from_connection(c, "pipeline send");
+  std::string tag;
+  // Per command: its result, NULL, then PGRES_PIPELINE_SYNC for the sync after it.
+  for (int command = 0; sent && command < 2; ++command) {
+    while (PGresult* r = PQgetResult(c)) {
+      ExecStatusType st = PQresultStatus(r);
+      if (st == PGRES_FATAL_ERROR && !failure) failure = db::PgError::from_result(r, c);
+      if (st == PGRES_COMMAND_OK && command == 0) tag = PQcmdStatus(r);
+      PQclear(r);
+    }
+    PQclear(PQgetResult(c));  // the sync
+  }
+  PQexitPipelineMode(c);
+  if (failure) throw *failure;
+  return tag;
+}
+
 alpaca_status end(alpaca_db_session* s, int commit) {
   if (!s) return ALPACA_ERR_INVALID;
   std::unique_ptr<alpaca_db_session> owned(s);
   try {
-    auto r = s->lease->exec(commit ? "COMMIT" : "ROLLBACK");
-    // A management session ran caller SQL: a plain SET, PREPARE, LISTEN or temp table must
-    // not reach the next borrower of this connection.
-    if (s->management) s->lease->exec("DISCARD ALL");
+    const char* command = commit ? "COMMIT" : "ROLLBACK";
+    std::string tag;
+    if (s->management) {
+      // A management session ran caller SQL: a plain SET, PREPARE, LISTEN or temp table must
+      // not reach the next borrower of this connection.
+      tag = end_and_discard(s->lease->raw(), command);
+    } else {
+      tag = PQcmdStatus(s->lease->exec(command).raw());
+    }
     // COMMIT of a transaction that failed earlier rolls back without an error: report it.
-    if (commit && std::strcmp(PQcmdStatus(r.raw()), "ROLLBACK") == 0) return ALPACA_ERR_IO;
+    if (commit && tag == "ROLLBACK") return ALPACA_ERR_IO;
     return ALPACA_OK;
   } catch (const db::PgError& e) {
     s->lease.discard();

@@ -41,7 +41,7 @@ std::string schema_param(const Request& req) {
 }
 
 void begin(Session& s, const std::string& timeout) {
-  s.exec("SELECT set_config('statement_timeout', $1, true)", {timeout});
+  s.set_timeout(timeout);  // travels with the first statement
 }
 
 // The rows API reads one table: embedded resources are /rest/v1's.
@@ -173,11 +173,13 @@ void RowsRoutes::list(Request& req, Response& res) {
   g::SqlParams params;
   std::string from = t.qualified(s) + " r WHERE " + sql.conditions(q.root().where, "r", params);
   std::string order = sql.order_by(q.root().order, "r");
-  std::string text = "SELECT json_build_object('rows', coalesce((SELECT json_agg(t) FROM (SELECT " +
+  // {"rows":[...],"count":n} assembled by Postgres as text (json_build_object adds spaces).
+  std::string text = "SELECT '{\"rows\":' || coalesce((SELECT json_agg(t) FROM (SELECT " +
                      sql.select_list(q.select, "r") + " FROM " + from +
                      (order.empty() ? "" : " ORDER BY " + order) + " LIMIT " +
                      std::to_string(limit) + " OFFSET " + std::to_string(offset) +
-                     ") t), '[]'), 'count', (SELECT count(*) FROM " + from + "))::text";
+                     ") t)::text, '[]') || ',\"count\":' || (SELECT count(*) FROM " + from +
+                     ") || '}'";
   auto out = s.text(text, params.values);  // read only: the session rolls back
   res.json(200, out.value_or("{\"rows\":[],\"count\":0}"));
 }

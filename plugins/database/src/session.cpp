@@ -81,13 +81,53 @@ void Session::exec(const std::string& sql, const std::vector<std::optional<std::
   text(sql, params);
 }
 
+namespace {
+// set_config('statement_timeout') and the statement in one pipeline; the statement's result.
+PGresult* exec_after_timeout(PGconn* c, const std::string& timeout, const std::string& sql,
+                             const std::vector<const char*>& values) {
+  const char* t[] = {timeout.c_str()};
+  if (!PQenterPipelineMode(c)) return nullptr;
+  bool sent = PQsendQueryParams(c, "SELECT set_config('statement_timeout', $1, true)", 1, nullptr,
+                                t, nullptr, nullptr, 0) &&
+              PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), nullptr, nullptr, 0) &&
+              PQpipelineSync(c);
+  PGresult* first_error = nullptr;
+  PGresult* out = nullptr;
+  for (int command = 0; sent && command < 2; ++command) {
+    while (PGresult* r = PQgetResult(c)) {
+      ExecStatusType st = PQresultStatus(r);
+      if (command == 0 && st == PGRES_FATAL_ERROR && !first_error) {
+        first_error = r;
+      } else if (command == 1 && !out) {
+        out = r;
+      } else {
+        PQclear(r);
+      }
+    }
+  }
+  if (sent) PQclear(PQgetResult(c));  // the sync
+  PQexitPipelineMode(c);
+  if (first_error) {
+    PQclear(out);
+    return first_error;
+  }
+  return out;
+}
+}  // namespace
+
 std::optional<std::string> Session::text(const std::string& sql,
                                          const std::vector<std::optional<std::string>>& params) {
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  ResultPtr r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                           values.data(), nullptr, nullptr, 0),
-              &PQclear);
+  ResultPtr r(nullptr, &PQclear);
+  if (pending_timeout_) {
+    r.reset(exec_after_timeout(conn_, *pending_timeout_, sql, values));
+    pending_timeout_.reset();
+  } else {
+    r.reset(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                         values.data(), nullptr, nullptr, 0));
+  }
   ExecStatusType st = PQresultStatus(r.get());
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) throw SqlError::from(r.get(), conn_);
   if (st != PGRES_TUPLES_OK || PQntuples(r.get()) == 0 || PQgetisnull(r.get(), 0, 0))

@@ -39,6 +39,9 @@ class Session {
   Session(const Session&) = delete;
   ~Session();
   PGconn* conn() const { return conn_; }
+  // statement_timeout for the rest of the transaction, sent with the next statement (pipelined:
+  // no round trip of its own).
+  void set_timeout(std::string timeout) { pending_timeout_ = std::move(timeout); }
   // Runs one statement with text params; throws SqlError.
   void exec(const std::string& sql, const std::vector<std::optional<std::string>>& params = {});
   // The first column of the first row as text (nullopt for no row / NULL); throws SqlError.
@@ -53,6 +56,7 @@ class Session {
   const alpaca_db_api* db_;
   alpaca_db_session* s_ = nullptr;
   PGconn* conn_ = nullptr;
+  std::optional<std::string> pending_timeout_;
 };
 
 }  // namespace database
