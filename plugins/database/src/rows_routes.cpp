@@ -115,15 +115,34 @@ SELECT json_build_object('pk', (SELECT json_agg(a.attname ORDER BY a.attnum)
 namespace {
 
 // The body's keys, checked as column names (values go to Postgres as the JSON text itself).
-std::vector<std::string> body_columns(Request& req, std::string& json) {
-  json = req.body();  // streamed: read once
-  auto body = json_object_body(json);
+// Poco reads the keys; a number Poco cannot hold (past 2^64, 1e400) is still JSON that
+// Postgres keeps to the last digit, so then Postgres lists the keys.
+std::vector<std::string> body_columns(Session& s, const std::string& json) {
   std::vector<std::string> columns;
-  for (const auto& [key, value] : *body) {
+  auto add = [&columns](const std::string& key) {
     check_name("Column name", key);
     columns.push_back(key);
+  };
+  try {
+    auto body = json_object_body(json);  // held: the loop must not outlive it
+    for (const auto& [key, value] : *body) add(key);
+    return columns;
+  } catch (const HttpError& e) {
+    if (json.empty() || std::string(e.what()) != "Malformed JSON body") throw;
+    std::optional<std::string> keys;
+    try {
+      keys = s.text(
+          "SELECT CASE json_typeof($1::json) WHEN 'object' THEN coalesce((SELECT json_agg(k) "
+          "FROM json_object_keys($1::json) k), '[]') END::text",
+          {json});
+    } catch (const SqlError&) {
+      throw e;  // not JSON for Postgres either
+    }
+    if (!keys) throw HttpError(400, "Request body must be a JSON object");
+    auto arr = Poco::JSON::Parser().parse(*keys).extract<Poco::JSON::Array::Ptr>();
+    for (size_t i = 0; i < arr->size(); ++i) add(arr->getElement<std::string>(i));
+    return columns;
   }
-  return columns;
 }
 
 std::string column_list(Session& s, const std::vector<std::string>& columns) {
@@ -174,7 +193,7 @@ void RowsRoutes::list(Request& req, Response& res) {
   std::string from = t.qualified(s) + " r WHERE " + sql.conditions(q.root().where, "r", params);
   std::string order = sql.order_by(q.root().order, "r");
   // {"rows":[...],"count":n} assembled by Postgres as text (json_build_object adds spaces).
-  std::string text = "SELECT '{\"rows\":' || coalesce((SELECT json_agg(t) FROM (SELECT " +
+  std::string text = "SELECT '{\"rows\":' || coalesce((SELECT json_agg(t.*) FROM (SELECT " +
                      sql.select_list(q.select, "r") + " FROM " + from +
                      (order.empty() ? "" : " ORDER BY " + order) + " LIMIT " +
                      std::to_string(limit) + " OFFSET " + std::to_string(offset) +
@@ -186,20 +205,20 @@ void RowsRoutes::list(Request& req, Response& res) {
 
 void RowsRoutes::insert(Request& req, Response& res) {
   Target t = target_of(req, schema_param(req));
-  std::string json;
-  auto columns = body_columns(req, json);
+  std::string json = req.body();  // streamed: read once
   Session s(db_, req.project()->ref);
   begin(s, limits_.statement_timeout);
+  auto columns = body_columns(s, json);
   std::string table = t.qualified(s);
   std::optional<std::string> row;
   if (columns.empty()) {
-    row = s.text("INSERT INTO " + table + " AS r DEFAULT VALUES RETURNING to_json(r)::text");
+    row = s.text("INSERT INTO " + table + " AS r DEFAULT VALUES RETURNING to_json(r.*)::text");
   } else {
     // json_populate_record gives every value the column's own type (arrays, json, numerics).
     std::string list = column_list(s, columns);
     row = s.text("INSERT INTO " + table + " AS r (" + list + ") SELECT " + list +
                      " FROM json_populate_record(NULL::" + table +
-                     ", $1::json) RETURNING to_json(r)::text",
+                     ", $1::json) RETURNING to_json(r.*)::text",
                  {json});
   }
   if (!s.commit()) throw HttpError(409, "The row could not be inserted", "Rolled back");
@@ -209,18 +228,18 @@ void RowsRoutes::insert(Request& req, Response& res) {
 void RowsRoutes::update(Request& req, Response& res) {
   Target t = target_of(req, schema_param(req));
   std::string id(req.param("pk"));
-  std::string json;
-  auto columns = body_columns(req, json);
-  if (columns.empty())
-    throw HttpError(400, "Nothing to update", "Send an object of the columns to change");
+  std::string json = req.body();  // streamed: read once
   Session s(db_, req.project()->ref);
   begin(s, limits_.statement_timeout);
+  auto columns = body_columns(s, json);
+  if (columns.empty())
+    throw HttpError(400, "Nothing to update", "Send an object of the columns to change");
   std::string pk = primary_key(s, req.project()->ref, t);
   std::string table = t.qualified(s);
   std::string list = column_list(s, columns);
   auto row = s.text("UPDATE " + table + " AS r SET (" + list + ") = (SELECT " + list +
                         " FROM json_populate_record(NULL::" + table + ", $1::json)) WHERE r." +
-                        s.identifier(pk) + " = $2 RETURNING to_json(r)::text",
+                        s.identifier(pk) + " = $2 RETURNING to_json(r.*)::text",
                     {json, id});
   if (!row)
     throw HttpError(404, "Row not found", "No row of " + t.label() + " with " + pk + " = " + id);
@@ -235,7 +254,7 @@ void RowsRoutes::remove(Request& req, Response& res) {
   begin(s, limits_.statement_timeout);
   std::string pk = primary_key(s, req.project()->ref, t);
   auto row = s.text("DELETE FROM " + t.qualified(s) + " AS r WHERE r." + s.identifier(pk) +
-                        " = $1 RETURNING to_json(r)::text",
+                        " = $1 RETURNING to_json(r.*)::text",
                     {id});
   if (!row)
     throw HttpError(404, "Row not found", "No row of " + t.label() + " with " + pk + " = " + id);

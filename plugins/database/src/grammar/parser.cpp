@@ -43,6 +43,7 @@ class Cursor {
     while (!done() && (peek() == ' ' || peek() == '\t' || peek() == '\n')) ++i_;
   }
   size_t pos() const { return i_; }
+  std::string_view text() const { return s_; }
   std::string_view rest() const { return s_.substr(i_); }
   std::string_view take(size_t n) {
     auto out = s_.substr(i_, n);
@@ -148,10 +149,11 @@ Filter filter_at(Field field, Cursor& c) {
   while (!c.done() && std::isalpha(static_cast<unsigned char>(c.peek()))) f.op += c.take(1);
   if (f.op.empty()) c.fail("expected an operator (eq, neq, gt, in, is, ...)");
   if (!kOperators.count(f.op))
-    throw ParseError("Unknown operator '" + f.op + "'",
-                     "Operators: eq neq gt gte lt lte like ilike match imatch is isdistinct in "
-                     "cs cd ov sl sr nxl nxr adj fts plfts phfts wfts, each optionally after "
-                     "'not.'");
+    throw ParseError("Unknown operator '" + f.op + "' in the filter on " + quoted(f.field.name),
+                     quoted(c.text()) +
+                         ": operators are eq neq gt gte lt lte like ilike match "
+                         "imatch is isdistinct in cs cd ov sl sr nxl nxr adj fts plfts phfts wfts, "
+                         "each optionally after 'not.'");
   if (c.peek() == '(') {
     c.take(1);
     std::string mod =
@@ -176,8 +178,8 @@ Filter filter_at(Field field, Cursor& c) {
     f.value = std::string(c.rest());
     c.take(f.value.size());
     if (f.op == "is" && !kIsValues.count(f.value))
-      throw ParseError("Invalid value for 'is': " + quoted(f.value),
-                       "'is' takes null, not_null, true, false or unknown");
+      throw ParseError("Invalid value for 'is' in the filter on " + quoted(f.field.name),
+                       quoted(c.text()) + ": 'is' takes null, not_null, true, false or unknown");
   }
   return f;
 }
