@@ -3,6 +3,8 @@
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include <alpaca/plugin.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -34,6 +36,23 @@ struct alpaca_db_session {
 
 struct alpaca_db_result {
   alpaca::db::Result result;
+  // A failed request_statement: what Postgres said.
+  bool failed = false;
+  alpaca_db_error error{sizeof(alpaca_db_error), "", "", nullptr, nullptr, 0};
+  std::string message, sqlstate, detail, hint;
+
+  void set_error(const alpaca::db::PgError& e) {
+    failed = true;
+    message = e.what();
+    sqlstate = e.sqlstate;
+    detail = e.detail;
+    hint = e.hint;
+    error.message = message.c_str();
+    error.sqlstate = sqlstate.c_str();
+    error.detail = detail.empty() ? nullptr : detail.c_str();
+    error.hint = hint.empty() ? nullptr : hint.c_str();
+    error.position = e.position;
+  }
 };
 
 namespace alpaca {
@@ -178,7 +197,10 @@ alpaca_status query(alpaca_db_session* s, const char* sql, int n, const char* co
     p.push_back(params[i] ? std::optional<std::string>(params[i]) : std::nullopt);
   try {
     auto r = s->lease->exec(sql, p);
-    if (out) *out = new alpaca_db_result{std::move(r)};
+    if (out) {
+      *out = new alpaca_db_result;
+      (*out)->result = std::move(r);
+    }
     return ALPACA_OK;
   } catch (const db::PgError& e) {
     s->set_error(e);
@@ -246,6 +268,106 @@ void schema_changed(const char* ref) {
   if (auto db = database_of(ref)) g_app->schema_watch().changed(*db);
 }
 
+// The request's headers as a JSON object with lower-cased names (request.headers).
+std::string headers_json(alpaca_request* req) {
+  std::string out = "{";
+  if (req->http) {
+    for (const auto& [name, value] : *req->http) {
+      std::string key = name;
+      for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (out.size() > 1) out += ',';
+      out += '"';
+      out += json_escape(key);
+      out += "\":\"";
+      out += json_escape(value);
+      out += '"';
+    }
+  }
+  out += '}';
+  return out;
+}
+
+// Settings, [Prepare,] statement, Sync: one round trip, one implicit transaction.
+alpaca_status request_statement(alpaca_request* req, const char* sql, int n,
+                                const char* const* params, alpaca_db_result** out) {
+  if (!out) return ALPACA_ERR_INVALID;
+  *out = nullptr;
+  if (!req || !req->project || !sql || n < 0 || (n > 0 && !params)) return ALPACA_ERR_INVALID;
+  static const char* kSet =
+      "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
+      "set_config('request.jwt.claim.role', $1, true), "
+      "set_config('request.jwt.claim.sub', coalesce($2::jsonb ->> 'sub', ''), true), "
+      "set_config('request.method', $3, true), set_config('request.path', $4, true), "
+      "set_config('request.headers', $5, true)";
+  const char* role =
+      req->caller.kind == ALPACA_CALLER_PROJECT_JWT && req->caller.role ? req->caller.role : "anon";
+  std::string claims =
+      req->caller.claims_json && *req->caller.claims_json ? req->caller.claims_json : "{}";
+  std::string headers = headers_json(req);
+  const char* settings[] = {role, claims.c_str(), req->method.c_str(), req->path.c_str(),
+                            headers.c_str()};
+  auto result = std::make_unique<alpaca_db_result>();
+  db::Lease lease;
+  try {
+    lease = g_app->api_pools().get(req->project->database).acquire();
+  } catch (const db::PgError& e) {
+    spdlog::warn("alpaca.db: no connection for {}: {}", req->project->ref, e.what());
+    return ALPACA_ERR_IO;
+  }
+  PGconn* c = lease->raw();
+  std::string text(sql);
+  const std::string* name = lease->prepared(text);
+  std::string new_name = name ? "" : lease->next_statement_name();
+  if (!PQenterPipelineMode(c)) {
+    lease.discard();
+    return ALPACA_ERR_IO;
+  }
+  bool sent = PQsendQueryParams(c, kSet, 5, nullptr, settings, nullptr, nullptr, 0);
+  if (sent && !new_name.empty()) sent = PQsendPrepare(c, new_name.c_str(), sql, n, nullptr);
+  if (sent) {
+    const std::string* use = name ? name : (new_name.empty() ? nullptr : &new_name);
+    sent = use ? PQsendQueryPrepared(c, use->c_str(), n, params, nullptr, nullptr, 0)
+               : PQsendQueryParams(c, sql, n, nullptr, params, nullptr, nullptr, 0);
+  }
+  sent = sent && PQpipelineSync(c);
+  std::optional<db::PgError> failure;
+  if (!sent) failure = db::PgError::from_connection(c, "pipeline send");
+  bool prepared_ok = false;
+  int commands = 2 + (new_name.empty() ? 0 : 1);
+  for (int command = 0; sent && command < commands; ++command) {
+    bool is_prepare = !new_name.empty() && command == 1;
+    bool is_statement = command == commands - 1;
+    while (PGresult* r = PQgetResult(c)) {
+      ExecStatusType st = PQresultStatus(r);
+      if (st == PGRES_FATAL_ERROR && !failure) failure = db::PgError::from_result(r, c);
+      if (st == PGRES_PIPELINE_ABORTED && !failure) failure = db::PgError("pipeline aborted");
+      if (is_prepare && st == PGRES_COMMAND_OK) prepared_ok = true;
+      if (is_statement && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+        result->result = db::Result(r);
+      } else {
+        PQclear(r);
+      }
+    }
+  }
+  if (sent) PQclear(PQgetResult(c));  // the sync
+  PQexitPipelineMode(c);
+  if (prepared_ok) lease->remember_prepared(text, new_name);
+  if (failure) {
+    // Someone ran DEALLOCATE: prepare afresh next time.
+    if (failure->sqlstate == "26000") lease->forget_prepared();
+    if (!lease->healthy()) lease.discard();
+    result->set_error(*failure);
+    *out = result.release();
+    return ALPACA_ERR_IO;
+  }
+  *out = result.release();
+  return ALPACA_OK;
+}
+
+const alpaca_db_error* result_error(const alpaca_db_result* r) {
+  return r && r->failed ? &r->error : nullptr;
+}
+
 const alpaca_db_api kApi = {
     sizeof(alpaca_db_api),
     begin,
@@ -265,6 +387,8 @@ const alpaca_db_api kApi = {
     result_free,
     schema_version,
     schema_changed,
+    request_statement,
+    result_error,
 };
 
 }  // namespace

@@ -151,14 +151,33 @@ Connection Connection::open(const std::string& conninfo) {
   return Connection(conn);
 }
 
-Connection::Connection(Connection&& other) noexcept : conn_(std::exchange(other.conn_, nullptr)) {}
+Connection::Connection(Connection&& other) noexcept
+    : conn_(std::exchange(other.conn_, nullptr)), prepared_(std::move(other.prepared_)) {
+  other.prepared_.clear();
+}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
     if (conn_) PQfinish(conn_);
     conn_ = std::exchange(other.conn_, nullptr);
+    prepared_ = std::move(other.prepared_);
+    other.prepared_.clear();
   }
   return *this;
+}
+
+const std::string* Connection::prepared(const std::string& sql) const {
+  auto it = prepared_.find(sql);
+  return it == prepared_.end() ? nullptr : &it->second;
+}
+
+std::string Connection::next_statement_name() const {
+  if (prepared_.size() >= kMaxPrepared) return "";
+  return "alpaca_" + std::to_string(prepared_.size() + 1);
+}
+
+void Connection::remember_prepared(const std::string& sql, std::string name) {
+  prepared_.emplace(sql, std::move(name));
 }
 
 Connection::~Connection() {

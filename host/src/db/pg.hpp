@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace alpaca::db {
@@ -100,11 +101,20 @@ class Connection {
   std::string escape_identifier(std::string_view s);
   std::string escape_literal(std::string_view s);
 
+  // Statements prepared on this connection, by SQL text: the name to execute, or nullptr.
+  const std::string* prepared(const std::string& sql) const;
+  // A fresh statement name, or "" when this connection holds as many as it may.
+  std::string next_statement_name() const;
+  void remember_prepared(const std::string& sql, std::string name);
+  void forget_prepared() { prepared_.clear(); }
+
  private:
   explicit Connection(PGconn* conn) noexcept : conn_(conn) {}
   Result check(PGresult* res);
 
+  static constexpr size_t kMaxPrepared = 500;  // server memory per connection stays bounded
   PGconn* conn_ = nullptr;
+  std::unordered_map<std::string, std::string> prepared_;
 };
 
 // Quotes a value for a key=value conninfo string: 'value' with \ and '

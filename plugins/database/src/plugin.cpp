@@ -2,7 +2,9 @@
 #include <alpaca/plugin.hpp>
 
 #include "query_route.hpp"
+#include "rest/rest_routes.hpp"
 #include "rows_routes.hpp"
+#include "table_spec.hpp"
 #include "tables_routes.hpp"
 #include "type_names.hpp"
 
@@ -14,11 +16,13 @@ class DatabasePlugin : public alpaca::Plugin {
       : Plugin(host),
         query_(limits(host), types_),
         tables_(limits(host).statement_timeout),
-        rows_(rows_limits(host)) {
+        rows_(rows_limits(host)),
+        rest_(rest_schemas(host)) {
     host.route(ALPACA_SCOPE_MANAGEMENT, "POST", "/projects/:id/query",
                [this](alpaca::Request& req, alpaca::Response& res) { query_(req, res); });
     tables_.add_to(host);
     rows_.add_to(host);
+    rest_.add_to(host);
   }
 
   void start() override {
@@ -27,6 +31,10 @@ class DatabasePlugin : public alpaca::Plugin {
     query_.set_db(db);
     tables_.set_db(db);
     rows_.set_db(db);
+    if (!ALPACA_DB_HAS(db, request_statement))
+      throw std::runtime_error(
+          "the host's alpaca.db lacks request_statement (a newer host is needed)");
+    rest_.set_db(db);
   }
 
  private:
@@ -52,10 +60,32 @@ class DatabasePlugin : public alpaca::Plugin {
     return l;
   }
 
+  // database.rest_schemas: the schemas /rest/v1 exposes, comma-separated; the first is the default.
+  static std::vector<std::string> rest_schemas(alpaca::Host& host) {
+    std::vector<std::string> out;
+    std::string list = host.config("rest_schemas", "public");
+    size_t i = 0;
+    while (i <= list.size()) {
+      size_t comma = list.find(',', i);
+      if (comma == std::string::npos) comma = list.size();
+      std::string name = list.substr(i, comma - i);
+      name.erase(0, name.find_first_not_of(' '));
+      name.erase(name.find_last_not_of(' ') + 1);
+      if (!name.empty()) {
+        check_user_schema(name);
+        out.push_back(name);
+      }
+      i = comma + 1;
+    }
+    if (out.empty()) throw std::invalid_argument("database.rest_schemas names no schema");
+    return out;
+  }
+
   TypeNames types_;
   QueryRoute query_;
   TablesRoutes tables_;
   RowsRoutes rows_;
+  rest::RestRoutes rest_;
 };
 
 }  // namespace database

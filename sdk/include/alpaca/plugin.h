@@ -293,6 +293,20 @@ typedef struct alpaca_db_api {
   /* Reports DDL the caller just committed, so schema_version changes on this host before the
    * next request (other hosts and the watch learn it from Postgres). */
   void (*schema_changed)(const char* project_ref);
+
+  /* ---- version 1, addition 2: one-round-trip statements ---- */
+  /* Runs one statement as the request's caller (role and claims as session_begin_for_request,
+   * plus request.method, request.path and request.headers — a JSON object of the lower-cased
+   * headers — set locally, as PostgREST does) in one implicit transaction: the settings and the
+   * statement go out in one libpq pipeline, one round trip, and the statement is prepared once
+   * per pooled connection and then reused. It commits when the statement succeeds. Returns
+   * ALPACA_OK with *out set; or an error, with *out set to a result whose result_error tells
+   * what Postgres said (NULL *out when no connection could be had). Free *out either way. */
+  alpaca_status (*request_statement)(alpaca_request* req, const char* sql, int nparams,
+                                     const char* const* params, alpaca_db_result** out);
+  /* The error carried by a failed request_statement result, NULL for a good one. Borrowed
+   * until result_free. */
+  const alpaca_db_error* (*result_error)(const alpaca_db_result* r);
 } alpaca_db_api;
 
 /* True when `api` (an alpaca_db_api*) has the member `field`. */

@@ -1,0 +1,40 @@
+#pragma once
+// /rest/v1: PostgREST's wire protocol over a project's exposed schemas, under RLS. Each request
+// is one SQL statement that returns the finished JSON (and counts), sent with the caller's role
+// and claims in one libpq pipeline (alpaca.db request_statement: one round trip, prepared once
+// per connection).
+#include <alpaca/plugin.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "rest/schema.hpp"
+
+namespace database::rest {
+
+class RestRoutes {
+ public:
+  explicit RestRoutes(std::vector<std::string> schemas) : schemas_(std::move(schemas)) {}
+  void set_db(const alpaca_db_api* db) { db_ = db; }
+  void add_to(alpaca::Host& host);
+
+ private:
+  void read(alpaca::Request& req, alpaca::Response& res);
+  void write(alpaca::Request& req, alpaca::Response& res);
+  void rpc(alpaca::Request& req, alpaca::Response& res);
+  void openapi(alpaca::Request& req, alpaca::Response& res);
+
+  // The project's schema cache, reloaded when its schema version moved.
+  std::shared_ptr<const Schema> schema(const char* ref);
+  // The exposed schema the request names (Accept-Profile / Content-Profile), else the first.
+  const std::string& profile(alpaca::Request& req, bool write) const;
+
+  std::vector<std::string> schemas_;
+  const alpaca_db_api* db_ = nullptr;
+  std::mutex mutex_;
+  std::map<std::string, std::pair<uint64_t, std::shared_ptr<const Schema>>> cache_;
+};
+
+}  // namespace database::rest
