@@ -49,7 +49,7 @@ pgb_run() { # name script mode
   [ -n "$sock" ] || { echo "no PostgreSQL socket in $dir/run" >&2; return 1; }
   if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u "$(stat -c %U "$dir/run")" --); fi
   out=$("${as_pg[@]}" "$pgbench" -n -h "$dir/run" -p "$sock" -U postgres -d "proj_$id" \
-    -f "$2" -M "$3" -c 32 -j 2 -T "$dur" 2>&1) || { echo "$out" >&2; return 1; }
+    -f "$2" -M "$3" -c 32 -j 2 -T "$dur" ${PGBENCH_EXTRA:-} 2>&1) || { echo "$out" >&2; return 1; }
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
   lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -1)
   echo "RESULT|pg|$1|unix|-M $3|c=32|tps=$tps|lat_ms=$lat" >&2
