@@ -26,11 +26,18 @@ void send_json(alpaca_response& res, int status, const std::string& body) {
 }
 
 void send_error(alpaca_response& res, int status, const std::string& message,
-                const std::string& detail) {
+                const std::string& detail, const std::string& code) {
   res.error_message = message;
   res.error_detail = detail;
   std::string body = "{\"error\":\"" + json_escape(message) + "\"";
-  body += detail.empty() ? ",\"detail\":null}" : ",\"detail\":\"" + json_escape(detail) + "\"}";
+  body += detail.empty() ? ",\"detail\":null" : ",\"detail\":\"" + json_escape(detail) + "\"";
+  if (!code.empty()) {
+    // PostgREST's fields too, for clients that read them (supabase-js reads code/message).
+    body += ",\"code\":\"" + json_escape(code) + "\",\"message\":\"" + json_escape(message) + "\"";
+    body += detail.empty() ? ",\"details\":null" : ",\"details\":\"" + json_escape(detail) + "\"";
+    body += ",\"hint\":null";
+  }
+  body += '}';
   send_json(res, status, body);
 }
 

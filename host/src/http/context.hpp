@@ -49,9 +49,10 @@ struct alpaca_response {
 };
 
 namespace alpaca {
-// Writes {"error": message, "detail": detail} with `status` (no-op when already committed).
+// Writes {"error": message, "detail": detail} with `status` (no-op when already committed);
+// with `code` also PostgREST's {"code","message","details","hint"}.
 void send_error(alpaca_response& res, int status, const std::string& message,
-                const std::string& detail = {});
+                const std::string& detail = {}, const std::string& code = {});
 // Sends a complete JSON body.
 void send_json(alpaca_response& res, int status, const std::string& body);
 }  // namespace alpaca

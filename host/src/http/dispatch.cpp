@@ -52,6 +52,11 @@ void attach_project(alpaca_request& r, std::shared_ptr<const ProjectRecord> p) {
   r.project_view.server_url = r.project->server_url.c_str();
 }
 
+// PostgREST's code for a rejected token: PGRST303 for failed claims (expired), else PGRST301.
+std::string jwt_error_code(const std::string& why) {
+  return why.find("expired") != std::string::npos ? "PGRST303" : "PGRST301";
+}
+
 // Verifies a project JWT; fills the caller. Returns an error message, or "" when valid.
 std::string accept_project_jwt(alpaca_request& r, const ProjectRecord& p,
                                const std::string& token) {
@@ -150,15 +155,16 @@ void serve_project(App& app, const std::string& ref, alpaca_request& req, alpaca
   std::string token = bearer(*req.http);
   if (!apikey.empty()) {
     if (std::string why = accept_project_jwt(req, *project, apikey); !why.empty())
-      return send_error(res, 401, "Invalid API key", why);
+      return send_error(res, 401, "Invalid API key", why, jwt_error_code(why));
   }
   if (!token.empty() && token != apikey) {
     if (std::string why = accept_project_jwt(req, *project, token); !why.empty())
-      return send_error(res, 401, "Invalid JWT", why);
+      return send_error(res, 401, "Invalid JWT", why, jwt_error_code(why));
   }
   if (req.caller.kind == ALPACA_CALLER_NONE && !(m.route->flags & ALPACA_ROUTE_ANONYMOUS))
     return send_error(res, 401, "No API key found in request",
-                      "Send the project's key in the apikey header or as a Bearer token");
+                      "Send the project's key in the apikey header or as a Bearer token",
+                      "PGRST302");
   call(m, req, res);
 }
 
