@@ -198,6 +198,8 @@ TEST(SqlBuilder, OperatorsMapToPostgres) {
   EXPECT_EQ(where("a=isdistinct.1").first, "(r.\"a\" IS DISTINCT FROM $1)");
   EXPECT_EQ(where("a=cs.{1}").first, "(r.\"a\" @> $1)");
   EXPECT_EQ(where("a=adj.[1,2)").first, "(r.\"a\" -|- $1)");
+  EXPECT_EQ(where("a=nxr.[1,2)").first, "(r.\"a\" &< $1)");  // not extending right
+  EXPECT_EQ(where("a=nxl.[1,2)").first, "(r.\"a\" &> $1)");
   EXPECT_EQ(where("a=in.()").first, "(FALSE)");
   EXPECT_EQ(where("a=is.not_null").first, "(r.\"a\" IS NOT NULL)");
   EXPECT_EQ(where("a=gt(all).{1,2}").first, "((r.\"a\" > $1 AND r.\"a\" > $2))");

@@ -24,8 +24,8 @@ const std::map<std::string, std::string, std::less<>> kBinary = {{"eq", "="},
                                                                  {"ov", "&&"},
                                                                  {"sl", "<<"},
                                                                  {"sr", ">>"},
-                                                                 {"nxl", "&<"},
-                                                                 {"nxr", "&>"},
+                                                                 {"nxl", "&>"},
+                                                                 {"nxr", "&<"},
                                                                  {"adj", "-|-"}};
 
 const std::map<std::string, std::string, std::less<>> kIs = {{"null", "IS NULL"},

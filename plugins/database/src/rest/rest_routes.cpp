@@ -120,6 +120,24 @@ std::vector<std::string> body_keys(const std::string& body) {
   return keys;
 }
 
+// The keys of each object of the body (an object is one row).
+std::vector<std::set<std::string>> keys_per_object(const std::string& body) {
+  std::vector<std::set<std::string>> out;
+  auto v = Poco::JSON::Parser().parse(body);
+  auto add = [&out](const Poco::JSON::Object::Ptr& o) {
+    std::set<std::string> keys;
+    for (const auto& [k, val] : *o) keys.insert(k);
+    out.push_back(std::move(keys));
+  };
+  if (v.type() == typeid(Poco::JSON::Object::Ptr)) {
+    add(v.extract<Poco::JSON::Object::Ptr>());
+  } else {
+    auto a = v.extract<Poco::JSON::Array::Ptr>();
+    for (size_t i = 0; i < a->size(); ++i) add(a->getObject(static_cast<unsigned>(i)));
+  }
+  return out;
+}
+
 // columns=a,"b c" (supabase-js sends it for bulk inserts).
 std::vector<std::string> column_param(const std::string& text) {
   std::vector<std::string> out;
@@ -161,12 +179,11 @@ bool wants(Request& req, const char* type) {
 
 // The body expression over the CTE _pgrst_page.
 std::string body_expr(bool singular, bool csv) {
-  if (csv)
+  if (csv)  // PostgREST's CSV: each row's record text without its parentheses
     return "coalesce((SELECT string_agg(k, ',') FROM "
            "json_object_keys((array_agg(row_to_json(_pgrst_page.*)))[1]) k), '') || E'\\n' || "
-           "coalesce(string_agg((SELECT string_agg(CASE WHEN v IS NULL THEN '' ELSE '\"' || "
-           "replace(v, '\"', '\"\"') || '\"' END, ',') FROM "
-           "json_each_text(row_to_json(_pgrst_page.*)) x(k, v)), E'\\n'), '')";
+           "coalesce(string_agg(substr(_pgrst_page::text, 2, length(_pgrst_page::text) - 2), "
+           "E'\\n'), '')";
   if (singular) return "coalesce((json_agg(_pgrst_page.*) -> 0)::text, 'null')";
   return "coalesce(json_agg(_pgrst_page.*), '[]')::text";
 }
@@ -343,7 +360,8 @@ void RestRoutes::write(Request& req, Response& res) {
   Planner plan(*schema, params);
   const std::string target = qualified(*rel);
   const std::string w = "_pgrst_w";
-  std::string cte;
+  std::string cte, source_cte;
+  bool applied_missing = false;
   if (method == "DELETE") {
     cte = "DELETE FROM " + target + " AS " + w + " WHERE " + plan.where(*rel, q.root().where, w) +
           " RETURNING " + w + ".*";
@@ -374,6 +392,26 @@ void RestRoutes::write(Request& req, Response& res) {
       cte = cols.empty() ? "INSERT INTO " + target + " AS " + w + " DEFAULT VALUES"
                          : "INSERT INTO " + target + " AS " + w + " (" + list + ") SELECT " + list +
                                " FROM " + rows;
+      if (prefer.missing == "default" && !cols.empty()) {
+        // A key missing from an object takes the column's DEFAULT, which only VALUES can say:
+        // one VALUES row per object, each cell DEFAULT or the object's value.
+        auto present = keys_per_object(body);
+        std::string values;
+        for (size_t i = 0; i < present.size(); ++i) {
+          values += i ? ", (" : "(";
+          for (size_t c = 0; c < cols.size(); ++c) {
+            if (c) values += ", ";
+            values += present[i].count(cols[c]) ? "(SELECT (a[" + std::to_string(i + 1) + "])." +
+                                                      quote_ident(cols[c]) + " FROM _pgrst_src)"
+                                                : std::string("DEFAULT");
+          }
+          values += ")";
+        }
+        cte = "INSERT INTO " + target + " AS " + w + " (" + list + ") VALUES " + values;
+        // json_populate_recordset yields the objects in order, so a[i] is the i-th object.
+        source_cte = "_pgrst_src AS (SELECT array_agg(r) AS a FROM " + rows + " r), ";
+        applied_missing = true;
+      }
       if (upsert && !cols.empty()) {
         if (conflict.empty())
           throw RestError(400, "PGRST103", "An upsert needs on_conflict or a primary key");
@@ -406,9 +444,9 @@ void RestRoutes::write(Request& req, Response& res) {
         "row_to_json(_pgrst_rows.*) FROM _pgrst_rows LIMIT 1)) x(k, v) WHERE k = ANY (" +
         params.add(pk) + "::text[]))";
   }
-  std::string sql = "WITH _pgrst_rows AS (" + cte + "), _pgrst_page AS (" + page + ") SELECT " +
-                    (representation ? body_expr(singular, false) : "NULL::text") + ", count(*), " +
-                    location;
+  std::string sql = "WITH " + source_cte + "_pgrst_rows AS (" + cte + "), _pgrst_page AS (" + page +
+                    ") SELECT " + (representation ? body_expr(singular, false) : "NULL::text") +
+                    ", count(*), " + location;
   // A singular write that would touch other than one row fails inside the statement: it rolls
   // back with it.
   if (singular) sql += ", CASE WHEN count(*) <> 1 THEN ('PGRST116:' || count(*))::int END";
@@ -422,6 +460,7 @@ void RestRoutes::write(Request& req, Response& res) {
   if (!prefer.return_.empty()) applied = "return=" + prefer.return_;
   if (!prefer.resolution.empty())
     applied += (applied.empty() ? "" : ", ") + std::string("resolution=") + prefer.resolution;
+  if (applied_missing) applied += (applied.empty() ? "" : ", ") + std::string("missing=default");
   if (!applied.empty()) res.header("Preference-Applied", applied);
   bool created = method == "POST" || method == "PUT";
   if (auto loc = answer->value(2); loc && prefer.return_ == "headers-only")
@@ -436,7 +475,7 @@ void RestRoutes::write(Request& req, Response& res) {
 }
 
 void RestRoutes::rpc(Request& req, Response& res) {
-  bool get = req.method() == "GET";
+  bool get = req.method() == "GET" || req.method() == "HEAD";
   auto pairs = g::split_query_string(req.query_string());
   auto schema = this->schema(req.project()->ref);
   const std::string& ns = profile(req, !get);
@@ -511,7 +550,8 @@ void RestRoutes::rpc(Request& req, Response& res) {
   if (raw_body) {
     call += params.add(body) + "::" + fn->args[0].type;
   } else {
-    std::string payload = params.add(body) + "::json";
+    std::string payload;  // added on first use: an unused parameter would not bind
+    if (!given.empty()) payload = params.add(body) + "::json";
     std::string record;
     for (size_t i = 0; i < given.size(); ++i) {
       const auto& a = *std::find_if(fn->args.begin(), fn->args.end(),
@@ -528,15 +568,16 @@ void RestRoutes::rpc(Request& req, Response& res) {
   Prefer prefer = Prefer::parse(req.header("Prefer"));
   bool singular = wants(req, "application/vnd.pgrst.object");
   std::string sql;
-  if (!fn->returns_set && !fn->returns_composite) {
+  if (fn->return_type == "void") {
+    sql = "SELECT NULL::text, 0, NULL::bigint FROM (SELECT " + call + ") _pgrst_void";
+  } else if (!fn->returns_set && !fn->returns_composite) {
     sql = "SELECT to_json(" + call + ")::text, 1, NULL::bigint";
   } else {
     // A row type or a set: read like a table (filters, order, select over its columns).
     Relation shape;
     shape.schema = fn->schema;
     shape.name = fn->name;
-    if (const Relation* r = schema->relation(fn->schema, fn->return_type))
-      shape.columns = r->columns;
+    shape.columns = fn->columns;  // a table's row type, a composite type or OUT parameters
     Planner plan(*schema, params);
     Range range = range_of(req, q.root());
     std::string source = call;
@@ -578,8 +619,16 @@ void RestRoutes::rpc(Request& req, Response& res) {
   bool failed;
   auto answer = run(db_, req, sql, params, res, failed);
   if (failed) return;
-  if (int64_t total = answer->number(2); total >= 0)
-    content_range(res, 0, answer->number(1), total);
+  if (fn->return_type == "void") {
+    res.status(204);
+    res.send("");
+    return;
+  }
+  int64_t page = answer->number(1);
+  if (singular && fn->returns_set && page != 1)
+    throw RestError(406, "PGRST116", "JSON object requested, multiple (or no) rows returned",
+                    "The result contains " + std::to_string(page) + " rows");
+  if (int64_t total = answer->number(2); total >= 0) content_range(res, 0, page, total);
   res.status(200).header("Content-Type", kJson);
   res.send(answer->value(0).value_or("null"));
 }

@@ -72,6 +72,16 @@ SELECT json_build_object(
           FROM generate_series(1, coalesce(array_length(p.proallargtypes, 1), p.pronargs)) i
          WHERE coalesce(p.proargmodes[i], 'i') IN ('i', 'b', 'v')),
       'returns', format_type(p.prorettype, NULL), 'returns_set', p.proretset,
+      'columns', CASE WHEN t.typtype = 'c' THEN (
+          SELECT coalesce(json_agg(json_build_object('name', a.attname,
+                   'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum), '[]')
+            FROM pg_attribute a
+           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)
+        ELSE (
+          SELECT coalesce(json_agg(json_build_object('name', p.proargnames[i],
+                   'type', format_type(p.proallargtypes[i], NULL)) ORDER BY i), '[]')
+            FROM generate_series(1, coalesce(array_length(p.proallargtypes, 1), 0)) i
+           WHERE p.proargmodes[i] IN ('o', 'b', 't')) END,
       'returns_composite', t.typtype = 'c' OR p.prorettype = 'record'::regtype,
       'volatility', p.provolatile)), '[]')
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -121,6 +131,11 @@ std::shared_ptr<const Schema> parse_schema(const std::string& json) {
     f.return_type = str(o, "returns");
     f.returns_set = o->getValue<bool>("returns_set");
     f.returns_composite = o->getValue<bool>("returns_composite");
+    auto cols = o->getArray("columns");
+    for (size_t j = 0; cols && j < cols->size(); ++j) {
+      auto c = cols->getObject(static_cast<unsigned>(j));
+      f.columns.push_back(Column{str(c, "name"), str(c, "type"), true, false, false});
+    }
     std::string v = str(o, "volatility");
     f.volatility = v.empty() ? 'v' : v[0];
     schema->functions.emplace(std::make_pair(f.schema, f.name), std::move(f));

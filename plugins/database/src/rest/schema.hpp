@@ -48,6 +48,7 @@ struct Function {
   std::string return_type;
   bool returns_set = false;
   bool returns_composite = false;  // a row type (table or record): filterable like a table
+  std::vector<Column> columns;     // of that row: the type's attributes or the OUT parameters
   char volatility = 'v';           // i s v
 };
 
