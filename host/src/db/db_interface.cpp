@@ -15,13 +15,12 @@
 #include "db/schema_watch.hpp"
 #include "http/context.hpp"
 
-struct alpaca_db_session {
-  alpaca::db::Lease lease;
-  bool management = false;  // arbitrary SQL may have changed session state
+// A Postgres error kept in the C view plugins read (alpaca_db_error points into the strings).
+struct HeldError {
   alpaca_db_error error{sizeof(alpaca_db_error), "", "", nullptr, nullptr, 0};
   std::string message, sqlstate, detail, hint;
 
-  void set_error(const alpaca::db::PgError& e) {
+  void set(const alpaca::db::PgError& e) {
     message = e.what();
     sqlstate = e.sqlstate;
     detail = e.detail;
@@ -34,24 +33,20 @@ struct alpaca_db_session {
   }
 };
 
+struct alpaca_db_session {
+  alpaca::db::Lease lease;
+  bool management = false;  // arbitrary SQL may have changed session state
+  HeldError held;
+  void set_error(const alpaca::db::PgError& e) { held.set(e); }
+};
+
 struct alpaca_db_result {
   alpaca::db::Result result;
-  // A failed request_statement: what Postgres said.
-  bool failed = false;
-  alpaca_db_error error{sizeof(alpaca_db_error), "", "", nullptr, nullptr, 0};
-  std::string message, sqlstate, detail, hint;
-
+  bool failed = false;  // a failed request_statement: `held` says what Postgres said
+  HeldError held;
   void set_error(const alpaca::db::PgError& e) {
     failed = true;
-    message = e.what();
-    sqlstate = e.sqlstate;
-    detail = e.detail;
-    hint = e.hint;
-    error.message = message.c_str();
-    error.sqlstate = sqlstate.c_str();
-    error.detail = detail.empty() ? nullptr : detail.c_str();
-    error.hint = hint.empty() ? nullptr : hint.c_str();
-    error.position = e.position;
+    held.set(e);
   }
 };
 
@@ -224,7 +219,7 @@ void free_text(char* t) {
   std::free(t);
 }
 const alpaca_db_error* last_error(alpaca_db_session* s) {
-  return s ? &s->error : nullptr;
+  return s ? &s->held.error : nullptr;
 }
 void* raw_connection(alpaca_db_session* s) {
   return s ? s->lease->raw() : nullptr;
@@ -365,7 +360,7 @@ alpaca_status request_statement(alpaca_request* req, const char* sql, int n,
 }
 
 const alpaca_db_error* result_error(const alpaca_db_result* r) {
-  return r && r->failed ? &r->error : nullptr;
+  return r && r->failed ? &r->held.error : nullptr;
 }
 
 const alpaca_db_api kApi = {

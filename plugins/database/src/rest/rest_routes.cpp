@@ -289,15 +289,20 @@ const std::string& RestRoutes::profile(Request& req, bool write) const {
                   std::string("Asked for '") + h + "'");
 }
 
-void RestRoutes::read(Request& req, Response& res) {
-  auto q = g::parse_read_query(g::split_query_string(req.query_string()), kReserved);
-  auto schema = this->schema(req.project()->ref);
-  const std::string& ns = profile(req, false);
+const Relation* RestRoutes::relation(const Schema& schema, Request& req, bool write) const {
+  const std::string& ns = profile(req, write);
   std::string table(req.param("table"));
-  const Relation* rel = schema->relation(ns, table);
+  const Relation* rel = schema.relation(ns, table);
   if (!rel)
     throw RestError(404, "PGRST205",
                     "Could not find the table '" + ns + "." + table + "' in the schema cache");
+  return rel;
+}
+
+void RestRoutes::read(Request& req, Response& res) {
+  auto q = g::parse_read_query(g::split_query_string(req.query_string()), kReserved);
+  auto schema = this->schema(req.project()->ref);
+  const Relation* rel = relation(*schema, req, false);
   Prefer prefer = Prefer::parse(req.header("Prefer"));
   bool singular = wants(req, "application/vnd.pgrst.object");
   bool csv = !singular && wants(req, "text/csv");
@@ -344,12 +349,8 @@ void RestRoutes::write(Request& req, Response& res) {
   std::string method(req.method());
   auto q = g::parse_read_query(g::split_query_string(req.query_string()), kReserved);
   auto schema = this->schema(req.project()->ref);
-  const std::string& ns = profile(req, true);
   std::string table(req.param("table"));
-  const Relation* rel = schema->relation(ns, table);
-  if (!rel)
-    throw RestError(404, "PGRST205",
-                    "Could not find the table '" + ns + "." + table + "' in the schema cache");
+  const Relation* rel = relation(*schema, req, true);
   Prefer prefer = Prefer::parse(req.header("Prefer"));
   bool singular = wants(req, "application/vnd.pgrst.object");
   bool representation = prefer.return_ == "representation";

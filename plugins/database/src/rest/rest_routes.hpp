@@ -30,6 +30,8 @@ class RestRoutes {
   std::shared_ptr<const Schema> schema(const char* ref);
   // The exposed schema the request names (Accept-Profile / Content-Profile), else the first.
   const std::string& profile(alpaca::Request& req, bool write) const;
+  // The table or view the request names in that schema; 404 PGRST205 when there is none.
+  const Relation* relation(const Schema& schema, alpaca::Request& req, bool write) const;
 
   std::vector<std::string> schemas_;
   const alpaca_db_api* db_ = nullptr;
