@@ -61,7 +61,8 @@ SqlBuilder::SqlBuilder(Quote identifier, Quote literal,
       column_type_(std::move(column_type)) {}
 
 std::string SqlBuilder::field(const Field& f, const std::string& alias) const {
-  std::string out = alias.empty() ? ident_(f.name) : alias + "." + ident_(f.name);
+  std::string out = computed ? computed(f.name, alias) : std::string();
+  if (out.empty()) out = alias.empty() ? ident_(f.name) : alias + "." + ident_(f.name);
   for (const auto& step : f.path) {
     out += step.as_text ? "->>" : "->";
     out += is_integer(step.key) ? step.key : literal_(step.key);

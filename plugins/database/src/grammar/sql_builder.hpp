@@ -44,6 +44,11 @@ class SqlBuilder {
   std::string filter(const Filter& f, const std::string& alias, SqlParams& params) const;
   Quote ident_, literal_;
   std::function<std::string(const std::string&)> column_type_;
+
+ public:
+  // Computed fields (PostgREST): for a name that is a function of the row, the call over the
+  // alias ("" when the name is a plain column). Unset: every name is a column.
+  std::function<std::string(const std::string& name, const std::string& alias)> computed;
 };
 
 }  // namespace database::grammar

@@ -67,10 +67,16 @@ Planner::Planner(const Schema& schema, g::SqlParams& params)
            [this](const std::string& column) {
              const Column* c = current_ ? current_->column(column) : nullptr;
              return c ? c->type : std::string();
-           }) {}
+           }) {
+  sql_.computed = [this](const std::string& name, const std::string& alias) -> std::string {
+    if (!current_ || current_->column(name)) return "";
+    auto it = current_->computed.find(name);
+    return it == current_->computed.end() ? "" : it->second + "(" + alias + ")";
+  };
+}
 
 void Planner::check_column(const Relation& rel, const g::Field& f) const {
-  if (!rel.column(f.name))
+  if (!rel.column(f.name) && !rel.computed.count(f.name))
     throw RestError(400, "42703", "column " + rel.name + "." + f.name + " does not exist");
 }
 
@@ -101,7 +107,11 @@ std::string Planner::order(const Relation& rel, const std::vector<g::OrderTerm>&
                       "'" + t.relation + "(" + t.field.name + ")' in order");
     check_column(rel, t.field);
   }
-  return sql_.order_by(terms, alias);
+  const Relation* saved = current_;
+  current_ = &rel;
+  std::string out = sql_.order_by(terms, alias);
+  current_ = saved;
+  return out;
 }
 
 Relationship Planner::relationship(const Relation& parent, const std::string& name,
@@ -178,6 +188,8 @@ SelectSql Planner::select(const Relation& rel, const std::string& source,
                           bool root_paging) {
   const std::string a = alias();
   visited_.insert(path);
+  const Relation* saved = current_;
+  current_ = &rel;  // column types and computed fields of this level
   SelectSql out;
   out.from = source + " " + a;
   std::vector<std::string> where;
@@ -219,6 +231,7 @@ SelectSql Planner::select(const Relation& rel, const std::string& source,
       }
       SelectSql child =
           select(*r.target, qualified(*r.target), item.children, q, child_path, child_join, false);
+      current_ = &rel;
       std::string e = alias();
       if (item.spread) {
         if (r.kind != Relationship::Kind::ToOne)
@@ -253,6 +266,7 @@ SelectSql Planner::select(const Relation& rel, const std::string& source,
   out.where.clear();
   for (const auto& w : where) out.where += (out.where.empty() ? "(" : " AND (") + w + ")";
   if (out.where.empty()) out.where = "TRUE";
+  current_ = saved;
   return out;
 }
 

@@ -178,14 +178,16 @@ bool wants(Request& req, const char* type) {
 }
 
 // The body expression over the CTE _pgrst_page.
-std::string body_expr(bool singular, bool csv) {
+std::string body_expr(bool singular, bool csv, bool strip_nulls = false) {
   if (csv)  // PostgREST's CSV: each row's record text without its parentheses
     return "coalesce((SELECT string_agg(k, ',') FROM "
            "json_object_keys((array_agg(row_to_json(_pgrst_page.*)))[1]) k), '') || E'\\n' || "
            "coalesce(string_agg(substr(_pgrst_page::text, 2, length(_pgrst_page::text) - 2), "
            "E'\\n'), '')";
-  if (singular) return "coalesce((json_agg(_pgrst_page.*) -> 0)::text, 'null')";
-  return "coalesce(json_agg(_pgrst_page.*), '[]')::text";
+  // Accept: ...;nulls=stripped leaves out the keys whose value is null.
+  std::string row = strip_nulls ? "json_strip_nulls(row_to_json(_pgrst_page.*))" : "_pgrst_page.*";
+  if (singular) return "coalesce((json_agg(" + row + ") -> 0)::text, 'null')";
+  return "coalesce(json_agg(" + row + "), '[]')::text";
 }
 
 struct Range {
@@ -319,8 +321,9 @@ void RestRoutes::read(Request& req, Response& res) {
   std::string offset_ref = params.add(std::to_string(range.offset));
   s.paging = "LIMIT " + limit_ref + "::bigint OFFSET " + offset_ref + "::bigint";
   std::string count = prefer.count.empty() ? "NULL::bigint" : "(" + s.count() + ")";
-  std::string sql = "WITH _pgrst_page AS (" + s.full() + ") SELECT " + body_expr(singular, csv) +
-                    ", count(*), " + count + " FROM _pgrst_page";
+  bool strip = wants(req, "nulls=stripped");
+  std::string sql = "WITH _pgrst_page AS (" + s.full() + ") SELECT " +
+                    body_expr(singular, csv, strip) + ", count(*), " + count + " FROM _pgrst_page";
   bool failed;
   auto answer = run(db_, req, sql, params, res, failed);
   if (failed) return;
@@ -445,9 +448,10 @@ void RestRoutes::write(Request& req, Response& res) {
         "row_to_json(_pgrst_rows.*) FROM _pgrst_rows LIMIT 1)) x(k, v) WHERE k = ANY (" +
         params.add(pk) + "::text[]))";
   }
-  std::string sql = "WITH " + source_cte + "_pgrst_rows AS (" + cte + "), _pgrst_page AS (" + page +
-                    ") SELECT " + (representation ? body_expr(singular, false) : "NULL::text") +
-                    ", count(*), " + location;
+  std::string sql =
+      "WITH " + source_cte + "_pgrst_rows AS (" + cte + "), _pgrst_page AS (" + page + ") SELECT " +
+      (representation ? body_expr(singular, false, wants(req, "nulls=stripped")) : "NULL::text") +
+      ", count(*), " + location;
   // A singular write that would touch other than one row fails inside the statement: it rolls
   // back with it.
   if (singular) sql += ", CASE WHEN count(*) <> 1 THEN ('PGRST116:' || count(*))::int END";

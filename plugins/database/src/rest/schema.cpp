@@ -4,6 +4,8 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "rest/quote.hpp"
+
 namespace database::rest {
 
 namespace {
@@ -139,6 +141,15 @@ std::shared_ptr<const Schema> parse_schema(const std::string& json) {
     std::string v = str(o, "volatility");
     f.volatility = v.empty() ? 'v' : v[0];
     schema->functions.emplace(std::make_pair(f.schema, f.name), std::move(f));
+  }
+  // Computed fields: a one-argument function whose argument is a relation's row type.
+  for (const auto& [key, f] : schema->functions) {
+    if (f.args.size() != 1 || f.returns_set) continue;
+    std::string type = f.args[0].type;
+    for (auto& [rkey, rel] : schema->relations) {
+      if (type == rel.name || type == rel.schema + "." + rel.name || type == "\"" + rel.name + "\"")
+        rel.computed.emplace(f.name, quote_ident(f.schema) + "." + quote_ident(f.name));
+    }
   }
   return schema;
 }

@@ -22,6 +22,9 @@ struct Relation {
   char kind = 'r';  // pg_class.relkind: r p v m f
   std::vector<Column> columns;
   std::vector<std::string> primary_key;
+  // Functions taking this relation's row type as their only argument: PostgREST's computed
+  // fields, usable as columns (name → "schema"."function" to call on the row).
+  std::map<std::string, std::string> computed;
   const Column* column(const std::string& n) const {
     for (const auto& c : columns)
       if (c.name == n) return &c;
