@@ -150,6 +150,21 @@ TEST(LogicTrees, NestedNegatedAndQuoted) {
   EXPECT_THROW(read("and=()"), ParseError);
 }
 
+TEST(LogicTrees, NestingIsBounded) {
+  std::string deep = "or=";
+  for (int i = 0; i < 100; ++i) deep += "(a.eq.1,or";
+  deep += "(a.eq.1)";
+  for (int i = 0; i < 100; ++i) deep += ")";
+  EXPECT_THROW(read(deep), ParseError);
+  std::string ok = "or=(a.eq.1,or(a.eq.2,or(a.eq.3)))";
+  EXPECT_NO_THROW(read(ok));
+  std::string select = "select=";
+  for (int i = 0; i < 100; ++i) select += "r(";
+  select += "*";
+  for (int i = 0; i < 100; ++i) select += ")";
+  EXPECT_THROW(read(select), ParseError);
+}
+
 TEST(OrderAndPaging, TermsDirectionsNullsAndLimits) {
   auto q = read("order=a.desc.nullslast,b,c->>k.asc,rel(d).desc&limit=10&offset=0");
   auto& o = q.root().order;

@@ -227,7 +227,30 @@ Condition condition_at(Cursor& c) {
   return f;
 }
 
+// Nesting deeper than this is refused: the parser and the SQL built from it recurse.
+constexpr int kMaxDepth = 32;
+
+// Counts one level of nesting for the life of a parse function.
+class Depth {
+ public:
+  explicit Depth(const Cursor& c) {
+    if (++level() > kMaxDepth) {
+      --level();
+      c.fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+  }
+  ~Depth() { --level(); }
+  Depth(const Depth&) = delete;
+
+ private:
+  static int& level() {
+    thread_local int depth = 0;
+    return depth;
+  }
+};
+
 LogicTree logic_at(bool is_or, bool negated, Cursor& c) {
+  Depth depth(c);
   LogicTree t;
   t.is_or = is_or;
   t.negated = negated;
@@ -293,6 +316,7 @@ SelectItem select_item_at(Cursor& c) {
 }
 
 std::vector<SelectItem> select_list_at(Cursor& c, bool nested) {
+  Depth depth(c);
   std::vector<SelectItem> items;
   if (nested && c.peek() == ')') return items;  // rel() selects nothing of rel
   do {

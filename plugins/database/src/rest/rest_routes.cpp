@@ -69,6 +69,9 @@ class Answer {
 
 std::unique_ptr<Answer> run(const alpaca_db_api* db, Request& req, const std::string& sql,
                             const g::SqlParams& params, Response& res, bool& failed) {
+  if (params.values.size() > 65535)  // the protocol's limit on bind parameters
+    throw RestError(400, "PGRST100", "Too many values in one request",
+                    std::to_string(params.values.size()) + " values; at most 65535");
   std::vector<const char*> values;
   for (const auto& p : params.values) values.push_back(p ? p->c_str() : nullptr);
   alpaca_db_result* r = nullptr;
