@@ -283,7 +283,7 @@ std::string headers_json(alpaca_request* req) {
 }
 
 // Settings, [Prepare,] statement, Sync: one round trip, one implicit transaction.
-alpaca_status request_statement(alpaca_request* req, const char* sql, int n,
+alpaca_status request_statement(alpaca_request* req, const char* path, const char* sql, int n,
                                 const char* const* params, alpaca_db_result** out) {
   if (!out) return ALPACA_ERR_INVALID;
   *out = nullptr;
@@ -299,8 +299,8 @@ alpaca_status request_statement(alpaca_request* req, const char* sql, int n,
   std::string claims =
       req->caller.claims_json && *req->caller.claims_json ? req->caller.claims_json : "{}";
   std::string headers = headers_json(req);
-  const char* settings[] = {role, claims.c_str(), req->method.c_str(), req->path.c_str(),
-                            headers.c_str()};
+  const char* settings[] = {role, claims.c_str(), req->method.c_str(),
+                            path ? path : req->path.c_str(), headers.c_str()};
   auto result = std::make_unique<alpaca_db_result>();
   db::Lease lease;
   try {
@@ -311,13 +311,25 @@ alpaca_status request_statement(alpaca_request* req, const char* sql, int n,
   }
   PGconn* c = lease->raw();
   std::string text(sql);
-  const std::string* name = lease->prepared(text);
-  std::string new_name = name ? "" : lease->next_statement_name();
+  // Prepared statements keep the parameter types and plans of the schema they were made under:
+  // when the schema version moved, they go (DEALLOCATE ALL, in the same pipeline). Unwatched
+  // schemas (version 0) get no prepared statements at all.
+  uint64_t version = g_app->schema_watch().version(req->project->database);
+  bool deallocate = false;
+  if (lease->prepared_version() != version) {
+    deallocate = lease->has_prepared();
+    lease->forget_prepared();
+    lease->set_prepared_version(version);
+  }
+  const std::string* name = version ? lease->prepared(text) : nullptr;
+  std::string new_name = name || !version ? "" : lease->next_statement_name();
   if (!PQenterPipelineMode(c)) {
     lease.discard();
     return ALPACA_ERR_IO;
   }
-  bool sent = PQsendQueryParams(c, kSet, 5, nullptr, settings, nullptr, nullptr, 0);
+  bool sent = !deallocate ||
+              PQsendQueryParams(c, "DEALLOCATE ALL", 0, nullptr, nullptr, nullptr, nullptr, 0);
+  sent = sent && PQsendQueryParams(c, kSet, 5, nullptr, settings, nullptr, nullptr, 0);
   if (sent && !new_name.empty()) sent = PQsendPrepare(c, new_name.c_str(), sql, n, nullptr);
   if (sent) {
     const std::string* use = name ? name : (new_name.empty() ? nullptr : &new_name);
@@ -328,9 +340,10 @@ alpaca_status request_statement(alpaca_request* req, const char* sql, int n,
   std::optional<db::PgError> failure;
   if (!sent) failure = db::PgError::from_connection(c, "pipeline send");
   bool prepared_ok = false;
-  int commands = 2 + (new_name.empty() ? 0 : 1);
+  int first = deallocate ? 1 : 0;  // DEALLOCATE ALL, then the settings
+  int commands = first + 2 + (new_name.empty() ? 0 : 1);
   for (int command = 0; sent && command < commands; ++command) {
-    bool is_prepare = !new_name.empty() && command == 1;
+    bool is_prepare = !new_name.empty() && command == first + 1;
     bool is_statement = command == commands - 1;
     while (PGresult* r = PQgetResult(c)) {
       ExecStatusType st = PQresultStatus(r);

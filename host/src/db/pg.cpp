@@ -152,7 +152,10 @@ Connection Connection::open(const std::string& conninfo) {
 }
 
 Connection::Connection(Connection&& other) noexcept
-    : conn_(std::exchange(other.conn_, nullptr)), prepared_(std::move(other.prepared_)) {
+    : conn_(std::exchange(other.conn_, nullptr)),
+      prepared_(std::move(other.prepared_)),
+      prepared_version_(other.prepared_version_),
+      statements_made_(other.statements_made_) {
   other.prepared_.clear();
 }
 
@@ -162,6 +165,8 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     conn_ = std::exchange(other.conn_, nullptr);
     prepared_ = std::move(other.prepared_);
     other.prepared_.clear();
+    prepared_version_ = other.prepared_version_;
+    statements_made_ = other.statements_made_;
   }
   return *this;
 }
@@ -171,9 +176,9 @@ const std::string* Connection::prepared(const std::string& sql) const {
   return it == prepared_.end() ? nullptr : &it->second;
 }
 
-std::string Connection::next_statement_name() const {
+std::string Connection::next_statement_name() {
   if (prepared_.size() >= kMaxPrepared) return "";
-  return "alpaca_" + std::to_string(prepared_.size() + 1);
+  return "alpaca_" + std::to_string(++statements_made_);
 }
 
 void Connection::remember_prepared(const std::string& sql, std::string name) {

@@ -104,9 +104,14 @@ class Connection {
   // Statements prepared on this connection, by SQL text: the name to execute, or nullptr.
   const std::string* prepared(const std::string& sql) const;
   // A fresh statement name, or "" when this connection holds as many as it may.
-  std::string next_statement_name() const;
+  std::string next_statement_name();
   void remember_prepared(const std::string& sql, std::string name);
   void forget_prepared() { prepared_.clear(); }
+  bool has_prepared() const { return !prepared_.empty(); }
+  // The schema version the prepared statements were made under (their parameter types and
+  // plans follow the tables of then).
+  uint64_t prepared_version() const { return prepared_version_; }
+  void set_prepared_version(uint64_t v) { prepared_version_ = v; }
 
  private:
   explicit Connection(PGconn* conn) noexcept : conn_(conn) {}
@@ -115,6 +120,8 @@ class Connection {
   static constexpr size_t kMaxPrepared = 500;  // server memory per connection stays bounded
   PGconn* conn_ = nullptr;
   std::unordered_map<std::string, std::string> prepared_;
+  uint64_t prepared_version_ = 0;
+  uint64_t statements_made_ = 0;  // names are never reused on a connection
 };
 
 // Quotes a value for a key=value conninfo string: 'value' with \ and '

@@ -33,6 +33,7 @@ struct alpaca_request {
   int64_t body_limit = 0;
   int64_t body_read = 0;
   bool body_too_large = false;
+  bool body_eof = false;  // the handler read the body to its end
   std::vector<std::pair<std::string, std::string>> header_list;  // for header_at, built lazily
   bool headers_listed = false;
 

@@ -1,10 +1,13 @@
 #include "http/dispatch.hpp"
 
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/String.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "auth/jwt.hpp"
@@ -18,7 +21,7 @@ namespace {
 const char* kCorsHeaders =
     "apikey, authorization, content-type, x-client-info, prefer, range, accept-profile, "
     "content-profile, x-upsert, x-supabase-api-version, accept, accept-language, "
-    "content-language, cache-control, x-requested-with";
+    "content-language, cache-control, x-requested-with, x-retry-count";
 const char* kCorsMethods = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
 const char* kCorsExpose = "content-range, content-location, content-length, x-supabase-api-version";
 
@@ -246,6 +249,45 @@ void serve_root(App& app, alpaca_request& req, alpaca_response& res) {
 
 }  // namespace
 
+// A request answered without reading (all of) its body — a 401, a 404, a parse error — leaves
+// the rest in the connection, where it would be read as the next request. A small rest is read
+// and dropped; a large or unknown one (or a refused oversized body) ends the connection.
+void finish_body(alpaca_request& req, Poco::Net::HTTPServerResponse& hres) {
+  auto& http = *req.http;
+  bool chunked = http.getChunkedTransferEncoding();
+  if (!chunked && (!http.hasContentLength() || http.getContentLength64() <= 0)) return;
+  if (req.body_eof) return;
+  int64_t left = chunked ? -1 : http.getContentLength64() - req.body_read;
+  if (left == 0) return;
+  bool small = !chunked && left <= 64 * 1024 && http.getContentLength64() <= req.body_limit &&
+               !req.body_too_large;
+  if (!small) hres.setKeepAlive(false);
+  if (http.get("Expect", "") == "100-continue") {
+    hres.setKeepAlive(false);  // the client sends nothing until told to
+    return;
+  }
+  // Read and drop the rest: all of a small one; of a large one, what arrives within moments
+  // (up to 32 MiB), so that a client still sending reads our answer rather than a reset
+  // ("lingering close"). A client that stopped sending costs half a second.
+  try {
+    if (!small)
+      if (auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&http))
+        impl->socket().setReceiveTimeout(Poco::Timespan(0, 500000));
+    char buf[16384];
+    std::istream& in = http.stream();
+    int64_t budget = small ? left : 32 * 1024 * 1024;
+    while (budget > 0) {
+      in.read(buf, static_cast<std::streamsize>(std::min<int64_t>(sizeof buf, budget)));
+      if (in.gcount() <= 0) break;
+      budget -= in.gcount();
+      if (left > 0) left -= in.gcount();
+    }
+  } catch (const std::exception&) {
+    hres.setKeepAlive(false);
+  }
+  if (left > 0) hres.setKeepAlive(false);
+}
+
 void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServerResponse& hres) {
   auto started = std::chrono::steady_clock::now();
   alpaca_request req;
@@ -289,6 +331,7 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
 
   try {
     run();
+    finish_body(req, hres);
     if (req.body_too_large && !res.committed)
       send_error(res, 413, "Request body too large",
                  "The limit is " + std::to_string(req.body_limit) + " bytes");

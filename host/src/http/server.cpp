@@ -4,13 +4,10 @@
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -26,37 +23,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
   void handleRequest(Poco::Net::HTTPServerRequest& req,
                      Poco::Net::HTTPServerResponse& res) override {
     dispatch(app_, req, res);
-    drain_body(req, res);
   }
 
- private:
-  // A request answered without reading its body (401, 404, a parse error) leaves the body in the
-  // connection, where it would be read as the next request. Small leftovers are read and
-  // dropped; anything bigger (or a client waiting for 100-continue) ends the connection.
-  static void drain_body(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& res) {
-    bool has_body = (req.hasContentLength() && req.getContentLength64() > 0) ||
-                    req.getChunkedTransferEncoding();
-    if (!has_body) return;
-    if (req.get("Expect", "") == "100-continue") {
-      res.setKeepAlive(false);
-      return;
-    }
-    try {
-      std::istream& in = req.stream();
-      char buf[8192];
-      std::streamsize left = 64 * 1024;
-      while (left > 0) {
-        in.read(buf, std::min<std::streamsize>(sizeof buf, left));
-        if (in.gcount() <= 0) break;
-        left -= in.gcount();
-      }
-      if (!in.eof()) res.setKeepAlive(false);
-    } catch (const std::exception&) {
-      res.setKeepAlive(false);
-    }
-  }
-
- public:
  private:
   App& app_;
 };

@@ -132,6 +132,7 @@ int64_t req_read(alpaca_request* r, void* buf, size_t cap) {
   in.read(static_cast<char*>(buf), static_cast<std::streamsize>(cap));
   int64_t n = in.gcount();
   if (in.bad()) return -1;
+  if (in.eof()) r->body_eof = true;
   r->body_read += n;
   if (r->body_read > r->body_limit) {
     r->body_too_large = true;

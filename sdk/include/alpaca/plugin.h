@@ -301,9 +301,12 @@ typedef struct alpaca_db_api {
    * statement go out in one libpq pipeline, one round trip, and the statement is prepared once
    * per pooled connection and then reused. It commits when the statement succeeds. Returns
    * ALPACA_OK with *out set; or an error, with *out set to a result whose result_error tells
-   * what Postgres said (NULL *out when no connection could be had). Free *out either way. */
-  alpaca_status (*request_statement)(alpaca_request* req, const char* sql, int nparams,
-                                     const char* const* params, alpaca_db_result** out);
+   * what Postgres said (NULL *out when no connection could be had). Free *out either way.
+   * `path` is what request.path says (NULL: the request's path below the project), e.g. the
+   * path below /rest/v1 as PostgREST behind Supabase's gateway sees it. */
+  alpaca_status (*request_statement)(alpaca_request* req, const char* path, const char* sql,
+                                     int nparams, const char* const* params,
+                                     alpaca_db_result** out);
   /* The error carried by a failed request_statement result, NULL for a good one. Borrowed
    * until result_free. */
   const alpaca_db_error* (*result_error)(const alpaca_db_result* r);

@@ -101,15 +101,31 @@ std::string Planner::where(const Relation& rel, const std::vector<g::Condition>&
 
 std::string Planner::order(const Relation& rel, const std::vector<g::OrderTerm>& terms,
                            const std::string& alias) {
-  for (const auto& t : terms) {
-    if (!t.relation.empty())
-      throw RestError(400, "PGRST100", "Ordering by an embedded resource is not supported",
-                      "'" + t.relation + "(" + t.field.name + ")' in order");
-    check_column(rel, t.field);
-  }
   const Relation* saved = current_;
   current_ = &rel;
-  std::string out = sql_.order_by(terms, alias);
+  std::string out;
+  for (const auto& t : terms) {
+    if (!out.empty()) out += ", ";
+    if (t.relation.empty()) {
+      check_column(rel, t.field);
+      out += sql_.order_by({t}, alias);
+      continue;
+    }
+    // order=rel(col): a column of a to-one related row, read with a correlated subquery.
+    Relationship r = relationship(rel, t.relation, "");
+    if (r.kind != Relationship::Kind::ToOne)
+      throw RestError(400, "PGRST118",
+                      "A related order on '" + t.relation +
+                          "' is not possible: it is not a to-one relationship");
+    check_column(*r.target, t.field);
+    const std::string o = alias + "_o";
+    current_ = r.target;
+    std::string expr = sql_.field(t.field, o);  // once: JSON keys become parameters
+    current_ = &rel;
+    out += "(SELECT " + expr + " FROM " + qualified(*r.target) + " " + o + " WHERE " +
+           pairs(o, r.fk->ref_columns, alias, r.fk->columns) + ")" + (t.desc ? " DESC" : " ASC");
+    if (t.nulls_first) out += *t.nulls_first ? " NULLS FIRST" : " NULLS LAST";
+  }
   current_ = saved;
   return out;
 }

@@ -5,7 +5,9 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -67,16 +69,22 @@ class Answer {
   alpaca_db_result* r_;
 };
 
+// Runs the statement; on a Postgres error answers it (unless `quiet`) and sets `failed`.
 std::unique_ptr<Answer> run(const alpaca_db_api* db, Request& req, const std::string& sql,
-                            const g::SqlParams& params, Response& res, bool& failed) {
+                            const g::SqlParams& params, Response& res, bool& failed,
+                            bool quiet = false) {
   if (params.values.size() > 65535)  // the protocol's limit on bind parameters
     throw RestError(400, "PGRST100", "Too many values in one request",
                     std::to_string(params.values.size()) + " values; at most 65535");
   std::vector<const char*> values;
   for (const auto& p : params.values) values.push_back(p ? p->c_str() : nullptr);
   alpaca_db_result* r = nullptr;
-  alpaca_status st = db->request_statement(req.raw(), sql.c_str(), static_cast<int>(values.size()),
-                                           values.data(), &r);
+  // request.path as PostgREST sees it: below /rest/v1
+  std::string_view full = req.path();
+  std::string path(full.substr(std::min(full.size(), std::string_view("/rest/v1").size())));
+  if (path.empty()) path = "/";
+  alpaca_status st = db->request_statement(req.raw(), path.c_str(), sql.c_str(),
+                                           static_cast<int>(values.size()), values.data(), &r);
   failed = false;
   if (st == ALPACA_OK) return std::make_unique<Answer>(db, r);
   failed = true;
@@ -91,17 +99,22 @@ std::unique_ptr<Answer> run(const alpaca_db_api* db, Request& req, const std::st
     throw RestError(406, "PGRST116", "JSON object requested, multiple (or no) rows returned",
                     "The result contains " + rows + " rows");
   }
-  send_db_error(res, *e, anon(req));
+  if (!quiet) send_db_error(res, *e, anon(req));
   return owner;
 }
 
 // The request's JSON body: object or array of objects; keys of every object (first seen first).
-std::vector<std::string> body_keys(const std::string& body) {
+// `postgres_keys` answers for JSON Poco cannot read (numbers past 64 bits, 1e400: valid JSON that
+// Postgres stores to the last digit).
+std::vector<std::string> body_keys(
+    const std::string& body,
+    const std::function<std::vector<std::string>(const std::string&)>& postgres_keys) {
   std::vector<std::string> keys;
   Poco::Dynamic::Var v;
   try {
     v = Poco::JSON::Parser().parse(body);
   } catch (const std::exception& e) {
+    if (postgres_keys && !body.empty()) return postgres_keys(body);
     throw RestError(400, "PGRST102", "Empty or invalid json", e.what());
   }
   auto add_keys = [&keys](const Poco::JSON::Object::Ptr& o) {
@@ -175,6 +188,84 @@ std::string column_list(const std::vector<std::string>& cols) {
   return out;
 }
 
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// PUT is PostgREST's single-row upsert: filters are exactly `pk=eq.value` for every primary
+// key column, and the body is one object carrying the same key values.
+void check_put(const Relation& rel, const g::ReadQuery& q, const std::string& body) {
+  std::map<std::string, std::string> filters;
+  bool only_pk_eq = !rel.primary_key.empty();
+  for (const auto& c : q.root().where) {
+    const auto* f = std::get_if<g::Filter>(&c);
+    if (!f || f->negated || f->op != "eq" || !f->field.path.empty() ||
+        std::find(rel.primary_key.begin(), rel.primary_key.end(), f->field.name) ==
+            rel.primary_key.end()) {
+      only_pk_eq = false;
+      break;
+    }
+    filters[f->field.name] = f->value;
+  }
+  if (q.root().limit || q.root().offset || !q.root().order.empty())
+    throw RestError(400, "PGRST114", "limit, offset and order are not allowed with PUT");
+  if (!only_pk_eq || filters.size() != rel.primary_key.size())
+    throw RestError(405, "PGRST105",
+                    "Filters must include all and only primary key columns with 'eq' operators");
+  Poco::Dynamic::Var v;
+  try {
+    v = Poco::JSON::Parser().parse(body);
+  } catch (const std::exception& e) {
+    throw RestError(400, "PGRST102", "Empty or invalid json", e.what());
+  }
+  if (v.type() != typeid(Poco::JSON::Object::Ptr))
+    throw RestError(400, "PGRST102", "PUT takes one JSON object");
+  auto o = v.extract<Poco::JSON::Object::Ptr>();
+  for (const auto& [col, value] : filters)
+    if (!o->has(col) || o->isNull(col) || o->get(col).convert<std::string>() != value)
+      throw RestError(400, "PGRST115", "Payload values do not match URL in primary key column(s)");
+}
+
+// 406 PGRST107 unless the Accept header allows something /rest/v1 can answer.
+void check_accept(Request& req) {
+  const char* h = req.header("Accept");
+  if (!h || !*h) return;
+  static const char* kKnown[] = {"*/*",
+                                 "application/*",
+                                 "application/json",
+                                 "application/vnd.pgrst.object+json",
+                                 "application/vnd.pgrst.object",
+                                 "application/vnd.pgrst.array+json",
+                                 "text/csv",
+                                 "text/*",
+                                 "application/openapi+json"};
+  std::string accept = h;
+  size_t i = 0;
+  while (i <= accept.size()) {
+    size_t comma = accept.find(',', i);
+    if (comma == std::string::npos) comma = accept.size();
+    std::string type = accept.substr(i, comma - i);
+    type = type.substr(0, type.find(';'));
+    type.erase(0, type.find_first_not_of(' '));
+    type.erase(type.find_last_not_of(' ') + 1);
+    for (const char* k : kKnown)
+      if (type == k) return;
+    i = comma + 1;
+  }
+  throw RestError(406, "PGRST107", "None of these media types are available: " + accept);
+}
+
 bool wants(Request& req, const char* type) {
   const char* accept = req.header("Accept");
   return accept && std::strstr(accept, type);
@@ -228,7 +319,8 @@ Range range_of(Request& req, const g::ResourceQuery& root) {
 void content_range(Response& res, int64_t offset, int64_t page, int64_t total) {
   std::string v = page > 0 ? std::to_string(offset) + "-" + std::to_string(offset + page - 1)
                            : std::string("*");
-  v += "/" + (total >= 0 ? std::to_string(total) : std::string("*"));
+  v += '/';
+  v += total >= 0 ? std::to_string(total) : std::string("*");
   res.header("Content-Range", v);
 }
 
@@ -304,7 +396,39 @@ const Relation* RestRoutes::relation(const Schema& schema, Request& req, bool wr
   return rel;
 }
 
+std::vector<std::string> RestRoutes::postgres_keys(Request& req, Response& res,
+                                                   const std::string& body) {
+  g::SqlParams params;
+  std::string p = params.add(body) + "::json";
+  std::string sql = "SELECT CASE json_typeof(" + p +
+                    ") WHEN 'object' THEN (SELECT coalesce(json_agg(k), '[]') "
+                    "FROM json_object_keys(" +
+                    p +
+                    ") k)::text WHEN 'array' THEN (SELECT "
+                    "coalesce(json_agg(DISTINCT k), '[]') FROM json_array_elements(" +
+                    p + ") e, json_object_keys(e) k)::text END";
+  bool failed;
+  std::unique_ptr<Answer> answer;
+  try {
+    answer = run(db_, req, sql, params, res, failed, true);
+  } catch (const RestError&) {
+    failed = true;
+  }
+  if (failed) {
+    throw RestError(400, "PGRST102", "Empty or invalid json",
+                    "The body is not a JSON object or an array of objects");
+  }
+  auto keys = answer->value(0);
+  if (!keys)
+    throw RestError(400, "PGRST102", "The body must be a JSON object or an array of objects");
+  std::vector<std::string> out;
+  auto a = Poco::JSON::Parser().parse(*keys).extract<Poco::JSON::Array::Ptr>();
+  for (size_t i = 0; i < a->size(); ++i) out.push_back(a->getElement<std::string>(i));
+  return out;
+}
+
 void RestRoutes::read(Request& req, Response& res) {
+  check_accept(req);
   auto q = g::parse_read_query(g::split_query_string(req.query_string()), kReserved);
   auto schema = this->schema(req.project()->ref);
   const Relation* rel = relation(*schema, req, false);
@@ -352,6 +476,7 @@ void RestRoutes::read(Request& req, Response& res) {
 }
 
 void RestRoutes::write(Request& req, Response& res) {
+  check_accept(req);
   std::string method(req.method());
   auto q = g::parse_read_query(g::split_query_string(req.query_string()), kReserved);
   auto schema = this->schema(req.project()->ref);
@@ -368,6 +493,7 @@ void RestRoutes::write(Request& req, Response& res) {
   const std::string target = qualified(*rel);
   const std::string w = "_pgrst_w";
   std::string cte, source_cte;
+  std::string inserted = "count(*)";  // rows inserted (upserts may only update)
   bool applied_missing = false;
   if (method == "DELETE") {
     cte = "DELETE FROM " + target + " AS " + w + " WHERE " + plan.where(*rel, q.root().where, w) +
@@ -375,11 +501,15 @@ void RestRoutes::write(Request& req, Response& res) {
   } else {
     std::string body = req.body();
     if (body.empty()) body = "{}";
+    auto keys_fn = [this, &req, &res](const std::string& text) {
+      return postgres_keys(req, res, text);
+    };
     std::vector<std::string> cols =
-        columns_param.empty() ? body_keys(body) : column_param(columns_param);
-    if (!columns_param.empty()) body_keys(body);  // still valid JSON of objects
+        columns_param.empty() ? body_keys(body, keys_fn) : column_param(columns_param);
+    if (!columns_param.empty()) body_keys(body, keys_fn);  // still valid JSON of objects
     check_write_columns(*rel, cols);
-    std::string payload = params.add(body) + "::json";
+    // The body is a parameter only when some SQL reads it: an unused one would not bind.
+    std::string payload = cols.empty() ? "NULL::json" : params.add(body) + "::json";
     std::string list = column_list(cols);
     if (method == "PATCH") {
       cte = cols.empty()
@@ -388,6 +518,7 @@ void RestRoutes::write(Request& req, Response& res) {
                       " FROM json_populate_record(NULL::" + target + ", " + payload + ")) WHERE " +
                       plan.where(*rel, q.root().where, w) + " RETURNING " + w + ".*";
     } else {
+      if (method == "PUT") check_put(*rel, q, body);
       bool upsert = method == "PUT" || !prefer.resolution.empty();
       std::vector<std::string> conflict =
           on_conflict.empty() ? rel->primary_key : column_param(on_conflict);
@@ -399,6 +530,10 @@ void RestRoutes::write(Request& req, Response& res) {
       cte = cols.empty() ? "INSERT INTO " + target + " AS " + w + " DEFAULT VALUES"
                          : "INSERT INTO " + target + " AS " + w + " (" + list + ") SELECT " + list +
                                " FROM " + rows;
+      // [] inserts nothing (DEFAULT VALUES would insert one row): no row matches this WHERE
+      size_t first_char = body.find_first_not_of(" \t\r\n");
+      if (cols.empty() && first_char != std::string::npos && body[first_char] == '[')
+        cte = "INSERT INTO " + target + " AS " + w + " SELECT * FROM " + target + " WHERE FALSE";
       if (prefer.missing == "default" && !cols.empty()) {
         // A key missing from an object takes the column's DEFAULT, which only VALUES can say:
         // one VALUES row per object, each cell DEFAULT or the object's value.
@@ -432,7 +567,17 @@ void RestRoutes::write(Request& req, Response& res) {
           cte += " DO UPDATE SET " + set;
         }
       }
-      cte += " RETURNING " + w + ".*";
+      if (upsert && !cols.empty()) {
+        // xmax = 0 tells an inserted row from an updated one: 201 only when something was new.
+        std::string all;
+        for (const auto& c : rel->columns) all += (all.empty() ? "" : ", ") + quote_ident(c.name);
+        cte += " RETURNING " + w + ".*, (" + w + ".xmax = 0) AS _pgrst_inserted";
+        source_cte += "_pgrst_ret AS (" + cte + "), ";
+        cte = "SELECT " + all + " FROM _pgrst_ret";
+        inserted = "(SELECT count(*) FROM _pgrst_ret WHERE _pgrst_inserted)";
+      } else {
+        cte += " RETURNING " + w + ".*";
+      }
     }
   }
   std::string page = "SELECT 1 AS _pgrst_one FROM _pgrst_rows";
@@ -447,14 +592,14 @@ void RestRoutes::write(Request& req, Response& res) {
     for (const auto& c : rel->primary_key) pk += (pk.size() > 1 ? "," : "") + quote_ident(c);
     pk += "}";
     location =
-        "(SELECT string_agg(k || '=eq.' || v, '&') FROM json_each_text((SELECT "
+        "(SELECT json_object_agg(k, v)::text FROM json_each_text((SELECT "
         "row_to_json(_pgrst_rows.*) FROM _pgrst_rows LIMIT 1)) x(k, v) WHERE k = ANY (" +
         params.add(pk) + "::text[]))";
   }
   std::string sql =
       "WITH " + source_cte + "_pgrst_rows AS (" + cte + "), _pgrst_page AS (" + page + ") SELECT " +
       (representation ? body_expr(singular, false, wants(req, "nulls=stripped")) : "NULL::text") +
-      ", count(*), " + location;
+      ", count(*), " + location + ", " + inserted;
   // A singular write that would touch other than one row fails inside the statement: it rolls
   // back with it.
   if (singular) sql += ", CASE WHEN count(*) <> 1 THEN ('PGRST116:' || count(*))::int END";
@@ -470,19 +615,30 @@ void RestRoutes::write(Request& req, Response& res) {
     applied += (applied.empty() ? "" : ", ") + std::string("resolution=") + prefer.resolution;
   if (applied_missing) applied += (applied.empty() ? "" : ", ") + std::string("missing=default");
   if (!applied.empty()) res.header("Preference-Applied", applied);
-  bool created = method == "POST" || method == "PUT";
-  if (auto loc = answer->value(2); loc && prefer.return_ == "headers-only")
-    res.header("Location", "/" + table + "?" + *loc);
+  // 201 when a row was inserted; an upsert (or PUT) that only updated answers 200
+  bool created = (method == "POST" || method == "PUT") && answer->number(3) != 0;
+  if (auto loc = answer->value(2); loc && prefer.return_ == "headers-only") {
+    // /table?pk=eq.value, names and values percent-encoded (they may hold & = space...)
+    std::string query;
+    auto pk = Poco::JSON::Parser().parse(*loc).extract<Poco::JSON::Object::Ptr>();
+    for (const auto& c : rel->primary_key) {
+      if (!pk->has(c)) continue;
+      std::string v = pk->isNull(c) ? "null" : pk->getValue<std::string>(c);
+      query += (query.empty() ? "" : "&") + url_encode(c) + "=eq." + url_encode(v);
+    }
+    res.header("Location", "/" + url_encode(table) + "?" + query);
+  }
   if (representation) {
     res.status(created ? 201 : 200).header("Content-Type", kJson);
     res.send(answer->value(0).value_or("[]"));
   } else {
-    res.status(created ? 201 : 204);
+    res.status(created && method == "POST" ? 201 : 204);
     res.send("");
   }
 }
 
 void RestRoutes::rpc(Request& req, Response& res) {
+  check_accept(req);
   bool get = req.method() == "GET" || req.method() == "HEAD";
   auto pairs = g::split_query_string(req.query_string());
   auto schema = this->schema(req.project()->ref);
@@ -502,8 +658,8 @@ void RestRoutes::rpc(Request& req, Response& res) {
         for (const auto& [k, val] : *v.extract<Poco::JSON::Object::Ptr>()) given.push_back(k);
       else
         raw_body = true;
-    } catch (const std::exception& e) {
-      throw RestError(400, "PGRST102", "Empty or invalid json", e.what());
+    } catch (const std::exception&) {
+      given = postgres_keys(req, res, body);  // numbers Poco cannot hold; else PGRST102
     }
   }
   const Function* fn = nullptr;
@@ -575,6 +731,7 @@ void RestRoutes::rpc(Request& req, Response& res) {
   call += ")";
   Prefer prefer = Prefer::parse(req.header("Prefer"));
   bool singular = wants(req, "application/vnd.pgrst.object");
+  int64_t rpc_offset = 0;
   std::string sql;
   if (fn->return_type == "void") {
     sql = "SELECT NULL::text, 0, NULL::bigint FROM (SELECT " + call + ") _pgrst_void";
@@ -588,6 +745,7 @@ void RestRoutes::rpc(Request& req, Response& res) {
     shape.columns = fn->columns;  // a table's row type, a composite type or OUT parameters
     Planner plan(*schema, params);
     Range range = range_of(req, q.root());
+    rpc_offset = range.offset;
     std::string source = call;
     if (!fn->returns_composite) {
       // setof scalar: one column named after the function, as PostgREST
@@ -636,8 +794,12 @@ void RestRoutes::rpc(Request& req, Response& res) {
   if (singular && fn->returns_set && page != 1)
     throw RestError(406, "PGRST116", "JSON object requested, multiple (or no) rows returned",
                     "The result contains " + std::to_string(page) + " rows");
-  if (int64_t total = answer->number(2); total >= 0) content_range(res, 0, page, total);
-  res.status(200).header("Content-Type", kJson);
+  int status = 200;
+  if (int64_t total = answer->number(2); total >= 0) {
+    content_range(res, rpc_offset, page, total);
+    if (page < total) status = 206;
+  }
+  res.status(status).header("Content-Type", kJson);
   res.send(answer->value(0).value_or("null"));
 }
 

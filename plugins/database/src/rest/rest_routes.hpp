@@ -25,6 +25,9 @@ class RestRoutes {
   void write(alpaca::Request& req, alpaca::Response& res);
   void rpc(alpaca::Request& req, alpaca::Response& res);
   void openapi(alpaca::Request& req, alpaca::Response& res);
+  // The keys of a body Poco cannot parse, listed by Postgres (one more round trip, rare).
+  std::vector<std::string> postgres_keys(alpaca::Request& req, alpaca::Response& res,
+                                         const std::string& body);
 
   // The project's schema cache, reloaded when its schema version moved.
   std::shared_ptr<const Schema> schema(const char* ref);
