@@ -293,7 +293,9 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
       "set_config('request.jwt.claim.role', $1, true), "
       "set_config('request.jwt.claim.sub', coalesce($2::jsonb ->> 'sub', ''), true), "
       "set_config('request.method', $3, true), set_config('request.path', $4, true), "
-      "set_config('request.headers', $5, true)";
+      "set_config('request.headers', $5, true), "
+      // GET and HEAD run read-only, as PostgREST: a function that writes fails (25006)
+      "CASE WHEN $3 IN ('GET', 'HEAD') THEN set_config('transaction_read_only', 'on', true) END";
   const char* role =
       req->caller.kind == ALPACA_CALLER_PROJECT_JWT && req->caller.role ? req->caller.role : "anon";
   std::string claims =

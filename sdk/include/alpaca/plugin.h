@@ -297,7 +297,8 @@ typedef struct alpaca_db_api {
   /* ---- version 1, addition 2: one-round-trip statements ---- */
   /* Runs one statement as the request's caller (role and claims as session_begin_for_request,
    * plus request.method, request.path and request.headers — a JSON object of the lower-cased
-   * headers — set locally, as PostgREST does) in one implicit transaction: the settings and the
+   * headers — set locally, as PostgREST does; GET and HEAD requests run read-only) in one
+   * implicit transaction: the settings and the
    * statement go out in one libpq pipeline, one round trip, and the statement is prepared once
    * per pooled connection and then reused. It commits when the statement succeeds. Returns
    * ALPACA_OK with *out set; or an error, with *out set to a result whose result_error tells

@@ -1,6 +1,7 @@
 #include "rest/planner.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "rest/errors.hpp"
 #include "rest/quote.hpp"
@@ -210,6 +211,7 @@ SelectSql Planner::select(const Relation& rel, const std::string& source,
   out.from = source + " " + a;
   std::vector<std::string> where;
   if (join) where.push_back(join(a));
+  std::map<std::string, std::string> embedded;  // name → its "has no rows" condition
   std::string list;
   auto add = [&list](const std::string& item) {
     if (!list.empty()) list += ", ";
@@ -260,19 +262,34 @@ SelectSql Planner::select(const Relation& rel, const std::string& source,
         out.from += " LEFT JOIN LATERAL (SELECT row_to_json(" + e + "_s.*) AS body FROM (" +
                     child.full() + ") " + e + "_s) " + e + " ON TRUE";
         add(e + ".body AS " + quote_ident(name));
+        embedded[name] = e + ".body IS NULL";
         if (item.inner) where.push_back(e + ".body IS NOT NULL");
       } else {
         out.from += " LEFT JOIN LATERAL (SELECT coalesce(json_agg(" + e +
                     "_s.*), '[]') AS body FROM (" + child.full() + ") " + e + "_s) " + e +
                     " ON TRUE";
         add(e + ".body AS " + quote_ident(name));
+        embedded[name] = "json_array_length(" + e + ".body) = 0";
         if (item.inner) where.push_back("json_array_length(" + e + ".body) > 0");
       }
     }
   }
   out.list = list;
   if (const auto* res = resource(q, path)) {
-    if (!res->where.empty()) where.push_back(this->where(rel, res->where, a));
+    // rel=is.null / rel=not.is.null on an embedded resource: rows without (with) related rows
+    std::vector<g::Condition> own;
+    for (const auto& c : res->where) {
+      const auto* f = std::get_if<g::Filter>(&c);
+      auto e = f && f->field.path.empty() && f->op == "is" ? embedded.find(f->field.name)
+                                                           : embedded.end();
+      if (e == embedded.end() || (f->value != "null" && f->value != "not_null")) {
+        own.push_back(c);
+        continue;
+      }
+      bool none = (f->value == "null") != f->negated;
+      where.push_back(none ? e->second : "NOT (" + e->second + ")");
+    }
+    if (!own.empty()) where.push_back(this->where(rel, own, a));
     out.order = order(rel, res->order, a);
     if (!root_paging) {
       if (res->limit) out.paging = "LIMIT " + std::to_string(*res->limit);
