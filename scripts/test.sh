@@ -4,8 +4,9 @@
 #   2. the SDK installed to a temp prefix, sdk/examples/hello built out of tree against it
 #   3. integration tests (node:test) against the real alpaca-server binary, embedded and
 #      external PostgreSQL
-#   4. the same unit + integration tests on the ASan+UBSan build (dev preset)
-#   5. the .deb: built, installed, run, purged (root only; skipped otherwise)
+#   4. end-to-end tests: the official @supabase/supabase-js (npm) against /rest/v1
+#   5. the same unit, integration and end-to-end tests on the ASan+UBSan build (dev preset)
+#   6. the .deb: built, installed, run, purged (root only; skipped otherwise)
 # Ends with one line "N passed, N failed". Set ALPACA_SKIP_SANITIZE=1 / ALPACA_SKIP_DEB=1 to
 # leave a stage out while iterating.
 set -uo pipefail
@@ -59,6 +60,11 @@ run_suite() { # preset
     ALPACA_HELLO_PLUGIN="$hello/hello.so" \
     node --test --test-concurrency=1 tests/integration/ 2>&1 | tee "$log/node-$preset.txt"
   count_node "$log/node-$preset.txt"
+
+  stage "$preset: end-to-end (@supabase/supabase-js from npm against /rest/v1)"
+  ALPACA_SERVER_BIN="$bin/bin/alpaca-server" ALPACA_TEST_PLUGIN_DIR="$bin/test-plugins" \
+    bash tests/e2e/run.sh 2>&1 | tee "$log/e2e-$preset.txt"
+  count_node "$log/e2e-$preset.txt"
 }
 
 run_suite release
