@@ -242,7 +242,7 @@ t("count of an embedded resource: users?select=name,posts(count)", async () => {
     { name: 'Bob', posts: [{ count: 1 }] },
     { name: 'Carol', posts: [{ count: 0 }] },
   ]);
-}, { todo: 'issue 4: aggregates in select (posts(count)) are not built yet' });
+});
 
 t('embedding on the result of a set-returning function (rpc().select())', async () => {
   const data = ok(await db.rpc('posts_by', { uid: 1 }).select('title,users(name)').order('id'));

@@ -247,10 +247,28 @@ SelectSql Planner::select(const Relation& rel, const std::string& source,
                  pairs(c + "_j", r.fk_target->columns, c, r.fk_target->ref_columns) + ")";
         };
       }
-      SelectSql child =
-          select(*r.target, qualified(*r.target), item.children, q, child_path, child_join, false);
+      // rel(count): PostgREST's count aggregate over the related rows ([{"count": n}]), when
+      // `count` is not a column of rel.
+      bool count_only = item.children.size() == 1 && !item.spread &&
+                        item.children[0].kind == g::SelectItem::Kind::Column &&
+                        item.children[0].field.name == "count" &&
+                        item.children[0].field.path.empty() && item.children[0].cast.empty() &&
+                        !r.target->column("count");
+      std::vector<g::SelectItem> none;
+      SelectSql child = select(*r.target, qualified(*r.target), count_only ? none : item.children,
+                               q, child_path, child_join, false);
       current_ = &rel;
       std::string e = alias();
+      if (count_only) {
+        std::string key = item.children[0].alias.empty() ? "count" : item.children[0].alias;
+        std::string obj = "json_build_object(" + params_.add(key) + "::text, count(*))";
+        child.list = "1";
+        out.from += " LEFT JOIN LATERAL (SELECT " +
+                    (r.kind == Relationship::Kind::ToOne ? obj : "json_build_array(" + obj + ")") +
+                    " AS body FROM (" + child.full() + ") " + e + "_s) " + e + " ON TRUE";
+        add(e + ".body AS " + quote_ident(name));
+        continue;
+      }
       if (item.spread) {
         if (r.kind != Relationship::Kind::ToOne)
           throw RestError(400, "PGRST119",
