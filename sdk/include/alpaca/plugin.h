@@ -314,7 +314,7 @@ typedef struct alpaca_db_api {
 } alpaca_db_api;
 
 /* True when `api` (an alpaca_db_api*) has the member `field`. */
-#define ALPACA_DB_HAS(api, field)                                            \
+#define ALPACA_DB_HAS(api, field)                                                 \
   ((api)->struct_size >= offsetof(alpaca_db_api, field) + sizeof((api)->field) && \
    (api)->field != NULL)
 

@@ -481,7 +481,6 @@ void RestRoutes::write(Request& req, Response& res) {
   std::string method(req.method());
   auto q = g::parse_read_query(g::split_query_string(req.query_string()), kReserved);
   auto schema = this->schema(req.project()->ref);
-  std::string table(req.param("table"));
   const Relation* rel = relation(*schema, req, true);
   Prefer prefer = Prefer::parse(req.header("Prefer"));
   bool singular = wants(req, "application/vnd.pgrst.object");
@@ -583,8 +582,8 @@ void RestRoutes::write(Request& req, Response& res) {
   }
   std::string page = "SELECT 1 AS _pgrst_one FROM _pgrst_rows";
   if (representation) {
-    Relation rows_rel = *rel;  // the CTE has the table's columns
-    SelectSql s = plan.select(rows_rel, "_pgrst_rows", q.select, q, {}, nullptr, true);
+    // the CTE has the table's columns
+    SelectSql s = plan.select(*rel, "_pgrst_rows", q.select, q, {}, nullptr, true);
     page = s.full();
   }
   std::string location = "NULL::text";
@@ -627,7 +626,7 @@ void RestRoutes::write(Request& req, Response& res) {
       std::string v = pk->isNull(c) ? "null" : pk->getValue<std::string>(c);
       query += (query.empty() ? "" : "&") + url_encode(c) + "=eq." + url_encode(v);
     }
-    res.header("Location", "/" + url_encode(table) + "?" + query);
+    res.header("Location", "/" + url_encode(rel->name) + "?" + query);
   }
   if (representation) {
     res.status(created ? 201 : 200).header("Content-Type", kJson);
@@ -747,12 +746,8 @@ void RestRoutes::rpc(Request& req, Response& res) {
     Planner plan(*schema, params);
     Range range = range_of(req, q.root());
     rpc_offset = range.offset;
-    std::string source = call;
-    if (!fn->returns_composite) {
-      // setof scalar: one column named after the function, as PostgREST
+    if (!fn->returns_composite)  // setof scalar: one column named after the function
       shape.columns.push_back(Column{fn->name, fn->return_type, true, false, false});
-      source = call;
-    }
     bool unknown_shape = fn->returns_composite && shape.columns.empty();
     if (unknown_shape && (!q.select.empty() || !q.root().where.empty() || !q.root().order.empty()))
       throw RestError(400, "PGRST100",
@@ -761,15 +756,15 @@ void RestRoutes::rpc(Request& req, Response& res) {
     SelectSql s;
     if (unknown_shape) {
       s.list = "_pgrst_f.*";
-      s.from = source + " _pgrst_f";
+      s.from = call + " _pgrst_f";
       s.where = "TRUE";
     } else if (!fn->returns_composite) {
       s.list = "_pgrst_f." + quote_ident(fn->name);
-      s.from = source + " AS _pgrst_f(" + quote_ident(fn->name) + ")";
+      s.from = call + " AS _pgrst_f(" + quote_ident(fn->name) + ")";
       s.where = plan.where(shape, q.root().where, "_pgrst_f");
       s.order = plan.order(shape, q.root().order, "_pgrst_f");
     } else {
-      s = plan.select(shape, source, q.select, q, {}, nullptr, true);
+      s = plan.select(shape, call, q.select, q, {}, nullptr, true);
       plan.check_resources(q);
     }
     s.paging = range.limit ? "LIMIT " + std::to_string(*range.limit) : "";
