@@ -233,7 +233,7 @@ t('a view over a table keeps its foreign keys for embedding', async () => {
     ok(await db.from('users').select('name,post_titles(title)').eq('id', 2)),
     [{ name: 'Bob', post_titles: [{ title: 'Bobs post' }] }],
   );
-}, { todo: 'issue 4: relationships of views (PostgREST follows view columns to the base tables and their foreign keys) are not built yet' });
+});
 
 t("count of an embedded resource: users?select=name,posts(count)", async () => {
   const data = ok(await db.from('users').select('name,posts(count)').order('id'));
@@ -250,7 +250,7 @@ t('embedding on the result of a set-returning function (rpc().select())', async 
     { title: 'Hello', users: { name: 'Alice' } },
     { title: 'World', users: { name: 'Alice' } },
   ]);
-}, { todo: 'issue 4: embedding on RPC results is not built yet' });
+});
 
 t('.insert().select() with an embedded resource in the returned rows', async () => {
   const data = ok(await db.from('posts').insert({ id: 10, title: 'Fresh', author_id: 3 }).select('title,author:users(name)'));

@@ -370,6 +370,19 @@ t("{ count: 'exact' } returns the filtered total, also with a range", async () =
   assert.equal(plain.count, null, 'no count unless asked');
 });
 
+t("{ count: 'planned' } is Postgres' estimate, { count: 'estimated' } exact for small results", async () => {
+  await ctx.sql('create table many (id int primary key); insert into many select generate_series(1, 20000); analyze many; grant select on many to anon');
+  try {
+    const planned = await db.from('many').select('id', { count: 'planned' }).order('id').range(0, 4);
+    assert.deepEqual(ids(ok(planned)), [1, 2, 3, 4, 5]);
+    assert.ok(planned.count >= 18000 && planned.count <= 22000, `planned count ${planned.count}`);
+    const small = await db.from('people').select('id', { count: 'estimated' }).gt('age', 26);
+    assert.equal(ok(small) && small.count, 3);
+  } finally {
+    await ctx.sql('drop table many');
+  }
+});
+
 t("a range past the end with { count: 'exact' } → 416 PGRST103", async () => {
   const res = await db.from('people').select('id', { count: 'exact' }).order('id').range(10, 19);
   fails(res, 'PGRST103', 416);

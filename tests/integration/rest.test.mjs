@@ -31,6 +31,8 @@ import {
 
 // A small body limit so an oversized body is cheap to send.
 const MAX_BODY = 1024 * 1024;
+// database.max_rows: also the threshold of Prefer: count=estimated
+const MAX_ROWS = 5000;
 
 let server;
 let id; // the project
@@ -42,7 +44,7 @@ before(async () => {
     fs.existsSync(databasePlugin),
     `database plugin not found at ${databasePlugin} (build it, or set ALPACA_DATABASE_PLUGIN)`,
   );
-  server = await startServer({ plugins: databasePlugin, env: { ALPACA_HTTP_MAX_BODY_BYTES: String(MAX_BODY) } });
+  server = await startServer({ plugins: databasePlugin, env: { ALPACA_HTTP_MAX_BODY_BYTES: String(MAX_BODY), ALPACA_DATABASE_MAX_ROWS: String(MAX_ROWS) } });
   const p = expectStatus(await server.api('POST', '/projects', { body: { name: 'rest' } }), 201);
   id = p.json.id;
   const k = expectStatus(await server.api('GET', `/projects/${id}/api-keys`), 200);
@@ -409,6 +411,61 @@ describe('reads', () => {
     c.done();
   });
 
+  it("Prefer: count=planned (Postgres' estimate) and count=estimated (exact up to database.max_rows, then the estimate)", async () => {
+    await sql(`create table est (id int primary key, even bool);
+               insert into est select g, g % 2 = 0 from generate_series(1, 20000) g;
+               analyze est;
+               create function est_upto(n int) returns setof est language sql stable as $$ select * from est where id <= n $$`);
+    const total = (r) => {
+      const m = /^(\d+-\d+|\*)\/(\d+)$/.exec(String(r.headers['content-range']));
+      assert.ok(m, `content-range: ${fmt(r)}`);
+      return Number(m[2]);
+    };
+    const c = checks();
+    try {
+      await c.run(async () => {
+        const r = expectStatus(await get('est', ['select=id', 'limit=10'], { headers: { Prefer: 'count=planned' } }), 206);
+        assert.equal(r.json.length, 10, fmt(r));
+        const n = total(r);
+        assert.ok(n >= 18000 && n <= 22000, `planned ${n} is not near 20000: ${fmt(r)}`);
+        assert.equal(r.headers['preference-applied'], 'count=planned', fmt(r));
+      });
+      await c.run(async () => {
+        // filters count in the estimate: far below the table's size
+        const n = total(expectStatus(await get('est', ['select=id', 'id=lt.101'], { headers: { Prefer: 'count=planned' } }), 200));
+        assert.ok(n >= 1 && n <= 1000, `planned ${n} for 100 rows`);
+      });
+      await c.run(async () => {
+        // estimated over the threshold (this server: database.max_rows = ${MAX_ROWS}): the estimate
+        const n = total(expectStatus(await get('est', ['select=id', 'limit=1'], { headers: { Prefer: 'count=estimated' } }), 206));
+        assert.ok(n >= 18000 && n <= 22000, `estimated ${n}`);
+      });
+      await c.run(async () => {
+        // estimated under the threshold: the exact count
+        const r = expectStatus(await get('est', ['select=id', 'id=lt.101', 'even=is.true', 'limit=1'], { headers: { Prefer: 'count=estimated' } }), 206);
+        assert.equal(r.headers['content-range'], '0-0/50', fmt(r));
+      });
+      await c.run(async () => {
+        // an estimate below the rows actually returned never shows: the total is at least the page
+        const r = expectStatus(await get('est', ['select=id', 'id=lt.4'], { headers: { Prefer: 'count=planned' } }), 200);
+        assert.ok(total(r) >= 3, fmt(r));
+      });
+      await c.run(async () => {
+        const r = expectStatus(await rest('GET', `/rpc/est_upto${qs(['n=15000', 'select=id', 'limit=2'])}`, { headers: { Prefer: 'count=planned' } }), 206);
+        assert.deepEqual(r.json, [{ id: 1 }, { id: 2 }], fmt(r));
+        // the planner's guess for a function call (its ROWS, 1000 unless declared), not a count
+        assert.ok(total(r) >= 2, fmt(r));
+      });
+      await c.run(async () => {
+        const r = expectStatus(await rest('GET', `/rpc/est_upto${qs(['n=30', 'select=id', 'limit=2'])}`, { headers: { Prefer: 'count=estimated' } }), 206);
+        assert.equal(r.headers['content-range'], '0-1/30', fmt(r));
+      });
+    } finally {
+      await sql('drop function est_upto(int); drop table est');
+    }
+    c.done();
+  });
+
   it('Range header, Prefer: count=exact, Content-Range, 206 when partial', async () => {
     const c = checks();
     const q = ['select=id', 'order=id'];
@@ -749,14 +806,45 @@ describe('embedded resources', () => {
     c.done();
   });
 
-  test('embedding through a view (PostgREST follows the view to its base table\'s foreign keys)', { todo: 'issue 4: relationships of views are not built yet', timeout: 120000 }, withLogs(() => server, async () => {
-    await sql('create view city_view as select id, name, country_id from cities');
+  it("embedding through views: PostgREST follows a view's columns to its base table's foreign keys", async () => {
+    await sql(`create view city_view as select id, name as city, country_id from cities;
+      create view city_view2 as select city, country_id as cid from city_view;
+      create view country_view as select id as cid, name from countries;
+      create view city_expr as select id, name, country_id + 0 as country_id from cities;
+      create schema hidden;
+      create table hidden.visits (id int primary key, city_id int references public.cities(id), n int);
+      insert into hidden.visits values (1, 3, 7), (2, 1, 9);
+      create view visits as select id, city_id, n from hidden.visits;
+      grant usage on schema hidden to anon, authenticated, service_role;
+      grant select on hidden.visits to anon, authenticated, service_role`);
+    const c = checks();
     try {
-      assert.deepEqual(await rows('city_view', ['select=name,countries(name)', 'id=eq.3']), [{ name: 'Tokyo', countries: { name: 'Japan' } }]);
+      // view → table (many-to-one), named by the table
+      await c.run(async () => assert.deepEqual(await rows('city_view', ['select=city,countries(name)', 'id=eq.3']), [{ city: 'Tokyo', countries: { name: 'Japan' } }]));
+      // table → view (one-to-many), and the key's name as a hint
+      await c.run(async () =>
+        assert.deepEqual(await rows('countries', ['select=name,city_view!cities_country_id_fkey(city)', 'id=eq.2']), [{ name: 'Japan', city_view: [{ city: 'Tokyo' }] }]),
+      );
+      // a view over a view, its key column renamed
+      await c.run(async () => assert.deepEqual(await rows('city_view2', ['select=city,countries(name)', 'city=eq.Lyon']), [{ city: 'Lyon', countries: { name: 'France' } }]));
+      // view → view, both sides renamed
+      await c.run(async () =>
+        assert.deepEqual(await rows('country_view', ['select=name,city_view2(city)', 'cid=eq.2']), [{ name: 'Japan', city_view2: [{ city: 'Tokyo' }] }]),
+      );
+      // a view in an exposed schema over a table that is not exposed keeps that table's keys
+      await c.run(async () => assert.deepEqual(await rows('visits', ['select=n,cities(name)', 'order=id']), [
+        { n: 7, cities: { name: 'Tokyo' } },
+        { n: 9, cities: { name: 'Paris' } },
+      ]));
+      // a computed column is no foreign key: no relationship
+      await c.run(async () => expectPgrst(await get('city_expr', ['select=name,countries(name)']), 400, 'PGRST200'));
+      // cities and city_view both reach countries: from countries, "city_view" names one of them
+      await c.run(async () => assert.equal((await rows('countries', ['select=name,cities(name)', 'id=eq.2']))[0].cities.length, 1));
     } finally {
-      await sql('drop view city_view');
+      await sql('drop view visits, city_expr, country_view, city_view2, city_view; drop schema hidden cascade');
     }
-  }));
+    c.done();
+  });
 
   it('order by a to-one embedded column: order=rel(col).desc', async () => {
     assert.deepEqual(
@@ -1040,6 +1128,39 @@ describe('writes', () => {
 });
 
 describe('rpc', () => {
+  it("embedding on a function's rows: a setof table (or a single row of it) brings the table's relationships", async () => {
+    await sql(`create function cities_of(cname text) returns setof cities language sql stable
+                 as $$ select c.* from cities c join countries k on k.id = c.country_id where k.name = cname $$;
+               create function first_city() returns cities language sql stable as $$ select * from cities order by id limit 1 $$;
+               create function city_label(cities) returns text language sql stable as $$ select $1.name || '!' $$`);
+    const c = checks();
+    try {
+      await c.run(async () =>
+        assert.deepEqual(expectStatus(await rest('GET', `/rpc/cities_of${qs(['cname=France', 'select=name,countries(name)', 'order=id'])}`), 200).json, [
+          { name: 'Paris', countries: { name: 'France' } },
+          { name: 'Lyon', countries: { name: 'France' } },
+        ]),
+      );
+      await c.run(async () =>
+        assert.deepEqual(
+          expectStatus(await rest('POST', `/rpc/cities_of${qs(['select=name,countries!inner(name)', 'countries.name=eq.Nowhere'])}`, { body: { cname: 'France' } }), 200).json,
+          [],
+        ),
+      );
+      await c.run(async () =>
+        assert.deepEqual(expectStatus(await rest('POST', `/rpc/first_city${qs(['select=name,city_label,countries(name)'])}`, { body: {} }), 200).json, {
+          name: 'Paris',
+          city_label: 'Paris!',
+          countries: { name: 'France' },
+        }),
+      );
+      await c.run(async () => expectPgrst(await rest('GET', `/rpc/cities_of${qs(['cname=France', 'select=name,nothing(name)'])}`), 400, 'PGRST200'));
+    } finally {
+      await sql('drop function cities_of(text), first_city(), city_label(cities)');
+    }
+    c.done();
+  });
+
   it('named args (POST), GET with query args, scalar results as JSON', async () => {
     const p = expectStatus(await rest('POST', '/rpc/add_them', { body: { a: 1, b: 2 } }), 200);
     assert.equal(p.text, '3', fmt(p));
@@ -1130,6 +1251,35 @@ describe('rpc', () => {
 });
 
 describe('RLS and roles', () => {
+  it("the role's statement_timeout holds per request: anon 3s and authenticated 8s by default, ALTER ROLE changes it, service_role has none", async () => {
+    await sql(`create function my_timeout() returns text language sql stable as $$ select current_setting('statement_timeout') $$;
+               create function nap(s float8) returns text language sql as $$ select pg_sleep(s)::text $$`);
+    const s = findSocket(server.dataDir);
+    const dbName = (await sql('select current_database() as d'))[0].d;
+    const superuser = (text) => psql({ host: s.dir, port: s.port, db: dbName }, text);
+    const c = checks();
+    try {
+      await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout', { token: null }), 200).json, '3s'));
+      await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout', { token: userJwt(U1) }), 200).json, '8s'));
+      await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout'), 200).json, '0'));
+      superuser(`alter role authenticated in database "${dbName}" set statement_timeout = '300ms'`);
+      await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout', { token: userJwt(U1) }), 200).json, '300ms'));
+      await c.run(async () => {
+        const t0 = Date.now();
+        const r = await rest('POST', '/rpc/nap', { token: userJwt(U1), body: { s: 5 } });
+        expectPgrst(r, 504, '57014');
+        assert.ok(Date.now() - t0 < 4000, `the timeout did not cut the request short: ${Date.now() - t0} ms`);
+      });
+      await c.run(async () => assert.equal(expectStatus(await rest('POST', '/rpc/nap', { body: { s: 0.5 } }), 200).json, ''));
+      // the setting does not leak to the next request on the same pooled connection
+      await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout'), 200).json, '0'));
+    } finally {
+      superuser(`alter role authenticated in database "${dbName}" reset statement_timeout`);
+      await sql('drop function my_timeout(), nap(float8)');
+    }
+    c.done();
+  });
+
   it('a user sees their rows, anon none, service_role all; writes are checked', async () => {
     const c = checks();
     await c.run(async () => assert.deepEqual((await rows('notes', ['select=id', 'order=id'], { token: userJwt(U1) })).map((r) => r.id), [1, 2]));

@@ -16,6 +16,11 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
       BEGIN
         EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT%s', r.name, r.extra);
+        -- Supabase's defaults, applied per /rest/v1 request; ALTER ROLE changes them.
+        IF r.name IN ('anon', 'authenticated') THEN
+          EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', r.name,
+                         CASE r.name WHEN 'anon' THEN '3s' ELSE '8s' END);
+        END IF;
       EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
       END;
     END IF;

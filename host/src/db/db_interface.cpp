@@ -295,7 +295,15 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
       "set_config('request.method', $3, true), set_config('request.path', $4, true), "
       "set_config('request.headers', $5, true), "
       // GET and HEAD run read-only, as PostgREST: a function that writes fails (25006)
-      "CASE WHEN $3 IN ('GET', 'HEAD') THEN set_config('transaction_read_only', 'on', true) END";
+      "CASE WHEN $3 IN ('GET', 'HEAD') THEN set_config('transaction_read_only', 'on', true) END, "
+      // The role's own statement_timeout (ALTER ROLE anon [IN DATABASE d] SET ...), which
+      // Postgres applies at login but not on SET ROLE; PostgREST applies it too. It holds from
+      // the next statement on, the request's.
+      "set_config('statement_timeout', coalesce((SELECT substr(c, 19) FROM pg_db_role_setting s "
+      "CROSS JOIN unnest(s.setconfig) c WHERE s.setrole = (SELECT oid FROM pg_roles "
+      "WHERE rolname = $1) AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE "
+      "datname = current_database())) AND c LIKE 'statement\\_timeout=%' "
+      "ORDER BY s.setdatabase DESC LIMIT 1), current_setting('statement_timeout')), true)";
   const char* role =
       req->caller.kind == ALPACA_CALLER_PROJECT_JWT && req->caller.role ? req->caller.role : "anon";
   std::string claims =

@@ -17,7 +17,7 @@ class DatabasePlugin : public alpaca::Plugin {
         query_(limits(host), types_),
         tables_(limits(host).statement_timeout),
         rows_(rows_limits(host)),
-        rest_(rest_schemas(host)) {
+        rest_(rest_schemas(host), limits(host).max_rows) {
     host.route(ALPACA_SCOPE_MANAGEMENT, "POST", "/projects/:id/query",
                [this](alpaca::Request& req, alpaca::Response& res) { query_(req, res); });
     tables_.add_to(host);

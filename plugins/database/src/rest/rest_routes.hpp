@@ -16,7 +16,10 @@ namespace database::rest {
 
 class RestRoutes {
  public:
-  explicit RestRoutes(std::vector<std::string> schemas) : schemas_(std::move(schemas)) {}
+  // exact_count_below: Prefer: count=estimated counts exactly while Postgres estimates at most
+  // this many rows (database.max_rows, as PostgREST's db-max-rows), else answers the estimate.
+  RestRoutes(std::vector<std::string> schemas, int64_t exact_count_below)
+      : schemas_(std::move(schemas)), exact_count_below_(exact_count_below) {}
   void set_db(const alpaca_db_api* db) { db_ = db; }
   void add_to(alpaca::Host& host);
 
@@ -37,6 +40,7 @@ class RestRoutes {
   const Relation* relation(const Schema& schema, alpaca::Request& req, bool write) const;
 
   std::vector<std::string> schemas_;
+  int64_t exact_count_below_;
   const alpaca_db_api* db_ = nullptr;
   std::mutex mutex_;
   std::map<std::string, std::pair<uint64_t, std::shared_ptr<const Schema>>> cache_;

@@ -5,6 +5,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "rest/quote.hpp"
+#include "rest/view_keys.hpp"
 
 namespace database::rest {
 
@@ -22,6 +23,16 @@ std::vector<std::string> strings(const Array::Ptr& a) {
 
 std::string str(const Object::Ptr& o, const char* key) {
   return o->has(key) && !o->isNull(key) ? o->getValue<std::string>(key) : "";
+}
+
+std::vector<int> ints(const Array::Ptr& a) {
+  std::vector<int> out;
+  for (size_t i = 0; a && i < a->size(); ++i) out.push_back(a->getElement<int>(i));
+  return out;
+}
+
+uint32_t oid(const Object::Ptr& o, const char* key) {
+  return static_cast<uint32_t>(o->getValue<int64_t>(key));
 }
 
 }  // namespace
@@ -49,8 +60,11 @@ SELECT json_build_object(
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')),
   'fks', (
+    -- every foreign key outside the system schemas: a view in an exposed schema may pass through
+    -- the columns of a table that is not exposed (see 'views').
     SELECT coalesce(json_agg(json_build_object(
-      'name', k.conname, 'schema', n.nspname, 'table', c.relname,
+      'name', k.conname, 'schema', n.nspname, 'table', c.relname, 'oid', k.conrelid::int8,
+      'keys', k.conkey, 'ref_oid', k.confrelid::int8, 'ref_keys', k.confkey,
       'columns', (SELECT json_agg(a.attname ORDER BY u.i)
                     FROM unnest(k.conkey) WITH ORDINALITY u(attnum, i)
                     JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum),
@@ -62,7 +76,16 @@ SELECT json_build_object(
       FROM pg_constraint k
       JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_class fc ON fc.oid = k.confrelid JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-     WHERE k.contype = 'f' AND n.nspname = ANY ($1::text[]) AND fn.nspname = ANY ($1::text[])),
+     WHERE k.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')),
+  'views', (
+    -- views and their stored query trees, to follow their columns to the base tables
+    SELECT coalesce(json_agg(json_build_object(
+      'oid', c.oid::int8, 'schema', n.nspname, 'name', c.relname, 'tree', r.ev_action::text,
+      'columns', (SELECT json_object_agg(a.attnum, a.attname) FROM pg_attribute a
+                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))), '[]')
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_rewrite r ON r.ev_class = c.oid AND r.rulename = '_RETURN'
+     WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')),
   'functions', (
     SELECT coalesce(json_agg(json_build_object(
       'schema', n.nspname, 'name', p.proname,
@@ -85,6 +108,9 @@ SELECT json_build_object(
             FROM generate_series(1, coalesce(array_length(p.proallargtypes, 1), 0)) i
            WHERE p.proargmodes[i] IN ('o', 'b', 't')) END,
       'returns_composite', t.typtype = 'c' OR p.prorettype = 'record'::regtype,
+      'row_of', (SELECT json_build_array(rn.nspname, rc.relname) FROM pg_class rc
+                   JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+                  WHERE rc.oid = t.typrelid AND rc.relkind IN ('r', 'p', 'v', 'm', 'f')),
       'volatility', p.provolatile)), '[]')
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
       JOIN pg_type t ON t.oid = p.prorettype
@@ -111,13 +137,29 @@ std::shared_ptr<const Schema> parse_schema(const std::string& json) {
     r.primary_key = strings(o->getArray("pk"));
     schema->relations.emplace(std::make_pair(r.schema, r.name), std::move(r));
   }
+  std::vector<TableKey> keys;
   auto fks = root->getArray("fks");
   for (size_t i = 0; fks && i < fks->size(); ++i) {
     auto o = fks->getObject(static_cast<unsigned>(i));
-    schema->foreign_keys.push_back(ForeignKey{
-        str(o, "name"), str(o, "schema"), str(o, "table"), strings(o->getArray("columns")),
-        str(o, "ref_schema"), str(o, "ref_table"), strings(o->getArray("ref_columns"))});
+    keys.push_back(TableKey{ForeignKey{str(o, "name"), str(o, "schema"), str(o, "table"),
+                                       strings(o->getArray("columns")), str(o, "ref_schema"),
+                                       str(o, "ref_table"), strings(o->getArray("ref_columns"))},
+                            oid(o, "oid"), oid(o, "ref_oid"), ints(o->getArray("keys")),
+                            ints(o->getArray("ref_keys"))});
   }
+  std::vector<View> views;
+  auto vs = root->getArray("views");
+  for (size_t i = 0; vs && i < vs->size(); ++i) {
+    auto o = vs->getObject(static_cast<unsigned>(i));
+    View v{oid(o, "oid"), str(o, "schema"), str(o, "name"), {}, str(o, "tree")};
+    if (auto cols = o->getObject("columns"))
+      for (const auto& [num, name] : *cols) v.columns[std::stoi(num)] = name.toString();
+    views.push_back(std::move(v));
+  }
+  // Only keys between exposed relations can be embedded along.
+  for (auto& fk : with_view_keys(keys, views))
+    if (schema->relation(fk.schema, fk.table) && schema->relation(fk.ref_schema, fk.ref_table))
+      schema->foreign_keys.push_back(std::move(fk));
   auto fns = root->getArray("functions");
   for (size_t i = 0; fns && i < fns->size(); ++i) {
     auto o = fns->getObject(static_cast<unsigned>(i));
@@ -133,6 +175,10 @@ std::shared_ptr<const Schema> parse_schema(const std::string& json) {
     f.return_type = str(o, "returns");
     f.returns_set = o->getValue<bool>("returns_set");
     f.returns_composite = o->getValue<bool>("returns_composite");
+    if (auto row = strings(o->getArray("row_of")); row.size() == 2) {
+      f.row_schema = row[0];
+      f.row_relation = row[1];
+    }
     auto cols = o->getArray("columns");
     for (size_t j = 0; cols && j < cols->size(); ++j) {
       auto c = cols->getObject(static_cast<unsigned>(j));

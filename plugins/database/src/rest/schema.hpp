@@ -52,7 +52,9 @@ struct Function {
   bool returns_set = false;
   bool returns_composite = false;  // a row type (table or record): filterable like a table
   std::vector<Column> columns;     // of that row: the type's attributes or the OUT parameters
-  char volatility = 'v';           // i s v
+  // When that row is a table's or view's row type: embedding and computed fields of that relation
+  std::string row_schema, row_relation;
+  char volatility = 'v';  // i s v
 };
 
 struct Schema {
