@@ -331,36 +331,52 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
     lease->forget_prepared();
     lease->set_prepared_version(version);
   }
-  const std::string* name = version ? lease->prepared(text) : nullptr;
-  std::string new_name = name || !version ? "" : lease->next_statement_name();
   if (!PQenterPipelineMode(c)) {
     lease.discard();
     return ALPACA_ERR_IO;
   }
-  bool sent = !deallocate ||
-              PQsendQueryParams(c, "DEALLOCATE ALL", 0, nullptr, nullptr, nullptr, nullptr, 0);
-  sent = sent && PQsendQueryParams(c, kSet, 5, nullptr, settings, nullptr, nullptr, 0);
-  if (sent && !new_name.empty()) sent = PQsendPrepare(c, new_name.c_str(), sql, n, nullptr);
-  if (sent) {
-    const std::string* use = name ? name : (new_name.empty() ? nullptr : &new_name);
-    sent = use ? PQsendQueryPrepared(c, use->c_str(), n, params, nullptr, nullptr, 0)
-               : PQsendQueryParams(c, sql, n, nullptr, params, nullptr, nullptr, 0);
+  // The settings and the statement are each prepared once per connection (when the schema is
+  // watched): Parse and plan once, then Bind/Execute only.
+  struct Command {
+    std::string text, new_name;  // new_name: prepared by this pipeline
+    bool is_prepare = false, is_statement = false;
+  };
+  std::vector<Command> commands;
+  bool sent = true;
+  if (deallocate) {
+    sent = PQsendQueryParams(c, "DEALLOCATE ALL", 0, nullptr, nullptr, nullptr, nullptr, 0);
+    commands.push_back({});
   }
+  auto send = [&](const std::string& sql_text, int count, const char* const* values,
+                  bool is_statement) {
+    if (!sent) return;
+    const std::string* name = version ? lease->prepared(sql_text) : nullptr;
+    if (!name && version) {
+      std::string fresh = lease->next_statement_name();
+      sent = PQsendPrepare(c, fresh.c_str(), sql_text.c_str(), count, nullptr);
+      commands.push_back({sql_text, fresh, true, false});
+      sent = sent && PQsendQueryPrepared(c, fresh.c_str(), count, values, nullptr, nullptr, 0);
+    } else {
+      sent = name ? PQsendQueryPrepared(c, name->c_str(), count, values, nullptr, nullptr, 0)
+                  : PQsendQueryParams(c, sql_text.c_str(), count, nullptr, values, nullptr, nullptr,
+                                      0);
+    }
+    commands.push_back({"", "", false, is_statement});
+  };
+  send(kSet, 5, settings, false);
+  send(text, n, params, true);
   sent = sent && PQpipelineSync(c);
   std::optional<db::PgError> failure;
   if (!sent) failure = db::PgError::from_connection(c, "pipeline send");
-  bool prepared_ok = false;
-  int first = deallocate ? 1 : 0;  // DEALLOCATE ALL, then the settings
-  int commands = first + 2 + (new_name.empty() ? 0 : 1);
-  for (int command = 0; sent && command < commands; ++command) {
-    bool is_prepare = !new_name.empty() && command == first + 1;
-    bool is_statement = command == commands - 1;
+  std::vector<std::pair<std::string, std::string>> prepared;  // text, name
+  for (size_t command = 0; sent && command < commands.size(); ++command) {
+    const Command& cmd = commands[command];
     while (PGresult* r = PQgetResult(c)) {
       ExecStatusType st = PQresultStatus(r);
       if (st == PGRES_FATAL_ERROR && !failure) failure = db::PgError::from_result(r, c);
       if (st == PGRES_PIPELINE_ABORTED && !failure) failure = db::PgError("pipeline aborted");
-      if (is_prepare && st == PGRES_COMMAND_OK) prepared_ok = true;
-      if (is_statement && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+      if (cmd.is_prepare && st == PGRES_COMMAND_OK) prepared.emplace_back(cmd.text, cmd.new_name);
+      if (cmd.is_statement && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
         result->result = db::Result(r);
       } else {
         PQclear(r);
@@ -369,7 +385,7 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
   }
   if (sent) PQclear(PQgetResult(c));  // the sync
   PQexitPipelineMode(c);
-  if (prepared_ok) lease->remember_prepared(text, new_name);
+  for (auto& [sql_text, name] : prepared) lease->remember_prepared(sql_text, std::move(name));
   if (failure) {
     // Someone ran DEALLOCATE: prepare afresh next time.
     if (failure->sqlstate == "26000") lease->forget_prepared();
