@@ -11,6 +11,7 @@
 
 #include "control/control_plane.hpp"
 #include "core/app.hpp"
+#include "db/pipeline.hpp"
 #include "db/pool.hpp"
 #include "db/schema_watch.hpp"
 #include "http/context.hpp"
@@ -73,30 +74,10 @@ void begin_with_claims(PGconn* c, const char* role, const std::string& claims) {
       "set_config('request.jwt.claim.role', $1, true), "
       "set_config('request.jwt.claim.sub', coalesce($2::jsonb ->> 'sub', ''), true)";
   const char* values[] = {role, claims.c_str()};
-  if (!PQenterPipelineMode(c)) throw db::PgError::from_connection(c, "pipeline");
-  bool sent = PQsendQueryParams(c, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) &&
-              PQsendQueryParams(c, kSet, 2, nullptr, values, nullptr, nullptr, 0) &&
-              PQpipelineSync(c);
-  std::optional<db::PgError> failure;
-  if (!sent) failure = db::PgError::from_connection(c, "pipeline send");
-  // Each query yields its result(s) then NULL; the sync yields PGRES_PIPELINE_SYNC.
-  for (int pending = sent ? 2 : 0; pending > 0;) {
-    PGresult* r = PQgetResult(c);
-    if (!r) {
-      --pending;
-      continue;
-    }
-    ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_FATAL_ERROR && !failure) failure = db::PgError::from_result(r, c);
-    if (st == PGRES_PIPELINE_ABORTED && !failure) failure = db::PgError("pipeline aborted");
-    PQclear(r);
-  }
-  if (sent) {
-    PGresult* sync = PQgetResult(c);  // PGRES_PIPELINE_SYNC
-    PQclear(sync);
-  }
-  PQexitPipelineMode(c);
-  if (failure) throw *failure;
+  db::Pipeline p(c);
+  p.query("BEGIN");
+  p.query(kSet, 2, values);
+  if (auto failure = p.run()) throw *failure;
 }
 
 alpaca_db_session* begin(const char* ref, const char* role, const char* claims, char* err,
@@ -137,27 +118,13 @@ alpaca_db_session* begin_for_request(alpaca_request* req, char* err, size_t cap)
 // COMMIT or ROLLBACK, then DISCARD ALL after its own sync point (so outside the transaction
 // block), pipelined: one round trip. Returns the first command's tag; throws PgError.
 std::string end_and_discard(PGconn* c, const char* end) {
-  if (!PQenterPipelineMode(c)) throw db::PgError::from_connection(c, "pipeline");
-  bool sent = PQsendQueryParams(c, end, 0, nullptr, nullptr, nullptr, nullptr, 0) &&
-              PQpipelineSync(c) &&
-              PQsendQueryParams(c, "DISCARD ALL", 0, nullptr, nullptr, nullptr, nullptr, 0) &&
-              PQpipelineSync(c);
-  std::optional<db::PgError> failure;
-  if (!sent) failure = db::PgError::from_connection(c, "pipeline send");
-  std::string tag;
-  // Per command: its result, NULL, then PGRES_PIPELINE_SYNC for the sync after it.
-  for (int command = 0; sent && command < 2; ++command) {
-    while (PGresult* r = PQgetResult(c)) {
-      ExecStatusType st = PQresultStatus(r);
-      if (st == PGRES_FATAL_ERROR && !failure) failure = db::PgError::from_result(r, c);
-      if (st == PGRES_COMMAND_OK && command == 0) tag = PQcmdStatus(r);
-      PQclear(r);
-    }
-    PQclear(PQgetResult(c));  // the sync
-  }
-  PQexitPipelineMode(c);
+  db::Pipeline p(c);
+  size_t ending = p.query(end);
+  p.sync();
+  p.query("DISCARD ALL");
+  auto failure = p.run();
   if (failure) throw *failure;
-  return tag;
+  return PQcmdStatus(p.take(ending).raw());
 }
 
 alpaca_status end(alpaca_db_session* s, int commit) {
@@ -331,61 +298,25 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
     lease->forget_prepared();
     lease->set_prepared_version(version);
   }
-  if (!PQenterPipelineMode(c)) {
-    lease.discard();
-    return ALPACA_ERR_IO;
-  }
+  db::Pipeline p(c);
+  if (deallocate) p.query("DEALLOCATE ALL");
   // The settings and the statement are each prepared once per connection (when the schema is
   // watched): Parse and plan once, then Bind/Execute only.
-  struct Command {
-    std::string text, new_name;  // new_name: prepared by this pipeline
-    bool is_prepare = false, is_statement = false;
-  };
-  std::vector<Command> commands;
-  bool sent = true;
-  if (deallocate) {
-    sent = PQsendQueryParams(c, "DEALLOCATE ALL", 0, nullptr, nullptr, nullptr, nullptr, 0);
-    commands.push_back({});
-  }
-  auto send = [&](const std::string& sql_text, int count, const char* const* values,
-                  bool is_statement) {
-    if (!sent) return;
+  std::vector<std::pair<size_t, std::pair<std::string, std::string>>> preparing;  // text, name
+  auto send = [&](const std::string& sql_text, int count, const char* const* values) {
     const std::string* name = version ? lease->prepared(sql_text) : nullptr;
-    if (!name && version) {
-      std::string fresh = lease->next_statement_name();
-      sent = PQsendPrepare(c, fresh.c_str(), sql_text.c_str(), count, nullptr);
-      commands.push_back({sql_text, fresh, true, false});
-      sent = sent && PQsendQueryPrepared(c, fresh.c_str(), count, values, nullptr, nullptr, 0);
-    } else {
-      sent = name ? PQsendQueryPrepared(c, name->c_str(), count, values, nullptr, nullptr, 0)
-                  : PQsendQueryParams(c, sql_text.c_str(), count, nullptr, values, nullptr, nullptr,
-                                      0);
-    }
-    commands.push_back({"", "", false, is_statement});
+    if (name) return p.execute(name->c_str(), count, values);
+    if (!version) return p.query(sql_text.c_str(), count, values);
+    std::string fresh = lease->next_statement_name();
+    preparing.push_back({p.prepare(fresh.c_str(), sql_text.c_str(), count), {sql_text, fresh}});
+    return p.execute(fresh.c_str(), count, values);
   };
-  send(kSet, 5, settings, false);
-  send(text, n, params, true);
-  sent = sent && PQpipelineSync(c);
-  std::optional<db::PgError> failure;
-  if (!sent) failure = db::PgError::from_connection(c, "pipeline send");
-  std::vector<std::pair<std::string, std::string>> prepared;  // text, name
-  for (size_t command = 0; sent && command < commands.size(); ++command) {
-    const Command& cmd = commands[command];
-    while (PGresult* r = PQgetResult(c)) {
-      ExecStatusType st = PQresultStatus(r);
-      if (st == PGRES_FATAL_ERROR && !failure) failure = db::PgError::from_result(r, c);
-      if (st == PGRES_PIPELINE_ABORTED && !failure) failure = db::PgError("pipeline aborted");
-      if (cmd.is_prepare && st == PGRES_COMMAND_OK) prepared.emplace_back(cmd.text, cmd.new_name);
-      if (cmd.is_statement && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
-        result->result = db::Result(r);
-      } else {
-        PQclear(r);
-      }
-    }
-  }
-  if (sent) PQclear(PQgetResult(c));  // the sync
-  PQexitPipelineMode(c);
-  for (auto& [sql_text, name] : prepared) lease->remember_prepared(sql_text, std::move(name));
+  send(kSet, 5, settings);
+  size_t statement = send(text, n, params);
+  std::optional<db::PgError> failure = p.run();
+  if (p.ok(statement)) result->result = p.take(statement);
+  for (auto& [command, prepared] : preparing)
+    if (p.ok(command)) lease->remember_prepared(prepared.first, std::move(prepared.second));
   if (failure) {
     // Someone ran DEALLOCATE: prepare afresh next time.
     if (failure->sqlstate == "26000") lease->forget_prepared();
