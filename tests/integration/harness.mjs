@@ -156,6 +156,118 @@ export function request(base, method, reqPath, opts = {}) {
   });
 }
 
+/**
+ * Parses one HTTP/1.x response at the start of buf (bodies with content-length only): { status,
+ * headers, text, json, rest } with rest = the bytes after it; null while incomplete.
+ */
+export function parseRawResponse(buf) {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+  if (!m) throw new Error(`not an HTTP response: ${lines[0].slice(0, 200)}`);
+  const headers = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  const length = Number(headers['content-length'] ?? 0);
+  if (buf.length < end + 4 + length) return null;
+  const text = buf.subarray(end + 4, end + 4 + length).toString('utf8');
+  let json;
+  try {
+    json = text.length ? JSON.parse(text) : undefined;
+  } catch {}
+  return { status: Number(m[1]), headers, text, json, rest: buf.subarray(end + 4 + length) };
+}
+
+/**
+ * rawConnection(port) → { send(data), next(), waitClosed(ms), closed, destroy() }: one TCP
+ * connection for bytes node:http will not send (overlong or malformed request lines, pipelining).
+ * send writes and resolves with the next response (method/path set for fmt()); it rejects when the
+ * connection closes or resets first, or after timeoutMs.
+ */
+export function rawConnection(port, { timeoutMs = 10000 } = {}) {
+  const socket = net.connect(port, '127.0.0.1');
+  let buf = Buffer.alloc(0);
+  let waiting = null;
+  let closed = false;
+  let error = null;
+  const closeWaiters = new Set();
+  const settle = () => {
+    if (waiting) {
+      const r = parseRawResponse(buf);
+      if (r) {
+        buf = r.rest;
+        waiting.resolve({ ...r, method: 'raw', path: waiting.label });
+      } else if (closed) {
+        const got = buf.toString('latin1').slice(0, 300);
+        waiting.reject(error || new Error(`connection closed before a full response (got ${buf.length} bytes: ${got})`));
+      }
+    }
+    if (closed) for (const f of closeWaiters) f(true);
+  };
+  const ready = new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.on('data', (c) => {
+    buf = Buffer.concat([buf, c]);
+    settle();
+  });
+  socket.on('error', (e) => {
+    error = e;
+  });
+  socket.on('close', () => {
+    closed = true;
+    settle();
+  });
+  const conn = {
+    socket,
+    get closed() {
+      return closed;
+    },
+    next(label = '(next response)') {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting = null;
+          reject(new Error(`${label}: no response after ${timeoutMs} ms`));
+        }, timeoutMs);
+        const done = (f) => (v) => {
+          clearTimeout(timer);
+          waiting = null;
+          f(v);
+        };
+        waiting = { resolve: done(resolve), reject: done(reject), label };
+        settle();
+      });
+    },
+    async send(data) {
+      await ready;
+      const first = Buffer.from(data).subarray(0, 200).toString('latin1').split('\r\n')[0];
+      socket.write(data);
+      return conn.next(first.slice(0, 100));
+    },
+    /** Resolves true once the server has closed the connection, false after ms. */
+    waitClosed(ms = 5000) {
+      if (closed) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const f = (v) => {
+          clearTimeout(timer);
+          closeWaiters.delete(f);
+          resolve(v);
+        };
+        const timer = setTimeout(() => f(false), ms);
+        closeWaiters.add(f);
+      });
+    },
+    destroy() {
+      socket.destroy();
+    },
+  };
+  return conn;
+}
+
 /** One-line description of a response, used in assertion messages so failures show the exchange. */
 export function fmt(res) {
   const body = res.text && res.text.length > 600 ? res.text.slice(0, 600) + '…' : res.text;

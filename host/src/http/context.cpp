@@ -25,10 +25,8 @@ void send_json(alpaca_response& res, int status, const std::string& body) {
   }
 }
 
-void send_error(alpaca_response& res, int status, const std::string& message,
-                const std::string& detail, const std::string& code) {
-  res.error_message = message;
-  res.error_detail = detail;
+std::string error_body(const std::string& message, const std::string& detail,
+                       const std::string& code) {
   std::string body = "{\"error\":\"" + json_escape(message) + "\"";
   body += detail.empty() ? ",\"detail\":null" : ",\"detail\":\"" + json_escape(detail) + "\"";
   if (!code.empty()) {
@@ -38,7 +36,14 @@ void send_error(alpaca_response& res, int status, const std::string& message,
     body += ",\"hint\":null";
   }
   body += '}';
-  send_json(res, status, body);
+  return body;
+}
+
+void send_error(alpaca_response& res, int status, const std::string& message,
+                const std::string& detail, const std::string& code) {
+  res.error_message = message;
+  res.error_detail = detail;
+  send_json(res, status, error_body(message, detail, code));
 }
 
 }  // namespace alpaca

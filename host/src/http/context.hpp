@@ -50,6 +50,9 @@ struct alpaca_response {
 };
 
 namespace alpaca {
+// {"error": message, "detail": detail}; with `code` also PostgREST's fields (see send_error).
+std::string error_body(const std::string& message, const std::string& detail = {},
+                       const std::string& code = {});
 // Writes {"error": message, "detail": detail} with `status` (no-op when already committed);
 // with `code` also PostgREST's {"code","message","details","hint"}.
 void send_error(alpaca_response& res, int status, const std::string& message,

@@ -1,10 +1,7 @@
 #include "http/server.hpp"
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/TCPServer.h>
 #include <Poco/ThreadPool.h>
 #include <spdlog/spdlog.h>
 
@@ -12,36 +9,10 @@
 #include <thread>
 
 #include "core/app.hpp"
-#include "http/dispatch.hpp"
+#include "http/connection.hpp"
+#include "http/counting_socket.hpp"
 
 namespace alpaca {
-namespace {
-
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(App& app) : app_(app) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& req,
-                     Poco::Net::HTTPServerResponse& res) override {
-    dispatch(app_, req, res);
-  }
-
- private:
-  App& app_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(App& app) : app_(app) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(app_);
-  }
-
- private:
-  App& app_;
-};
-
-}  // namespace
 
 HttpServer::HttpServer(App& app) : app_(app) {}
 HttpServer::~HttpServer() {
@@ -51,10 +22,10 @@ HttpServer::~HttpServer() {
 void HttpServer::start() {
   const auto& s = app_.settings();
   Poco::Net::SocketAddress addr(s.http_host, static_cast<Poco::UInt16>(s.http_port));
-  Poco::Net::ServerSocket socket;
+  CountingServerSocket socket;
   socket.bind(addr, true, false);
   socket.listen(128);
-  auto* params = new Poco::Net::HTTPServerParams;
+  Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(s.http_threads);
   params->setMaxQueued(s.http_queue);
   params->setKeepAlive(true);
@@ -64,7 +35,8 @@ void HttpServer::start() {
   params->setServerName("alpaca");
   // Threads are made on demand and retired after 60 s idle, so an idle server stays small.
   pool_ = std::make_unique<Poco::ThreadPool>("http", 2, s.http_threads, 60);
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(app_), *pool_, socket, params);
+  factory_ = new ConnectionFactory(app_, params);
+  server_ = std::make_unique<Poco::Net::TCPServer>(factory_, *pool_, socket, params);
   server_->start();
   spdlog::info("listening on http://{}:{} ({} worker threads max)", s.http_host, s.http_port,
                s.http_threads);
@@ -72,13 +44,16 @@ void HttpServer::start() {
 
 void HttpServer::stop() {
   if (!server_) return;
-  // Stop accepting; idle keep-alive connections are closed, busy ones finish their request.
-  server_->stopAll(false);
+  // Poco's HTTPServer::stopAll(false): stop accepting; idle keep-alive connections are closed,
+  // busy ones finish their request.
+  server_->stop();
+  factory_->stop_all();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   pool_->joinAll();
   server_.reset();
+  factory_.reset();
   pool_.reset();
 }
 

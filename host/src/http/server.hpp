@@ -1,16 +1,20 @@
 #pragma once
-// The HTTP front: Poco's HTTPServer with our thread pool, handing every request to dispatch().
+// The HTTP front: a TCPServer with our thread pool and our connections (http/connection.hpp),
+// handing every request to dispatch().
+#include <Poco/SharedPtr.h>
+
 #include <memory>
 
 namespace Poco {
 class ThreadPool;
 namespace Net {
-class HTTPServer;
+class TCPServer;
 }
 }  // namespace Poco
 
 namespace alpaca {
 class App;
+class ConnectionFactory;
 
 class HttpServer {
  public:
@@ -23,7 +27,8 @@ class HttpServer {
  private:
   App& app_;
   std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  Poco::SharedPtr<ConnectionFactory> factory_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
 };
 
 }  // namespace alpaca
