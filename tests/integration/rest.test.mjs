@@ -1262,8 +1262,16 @@ describe('RLS and roles', () => {
       await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout', { token: null }), 200).json, '3s'));
       await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout', { token: userJwt(U1) }), 200).json, '8s'));
       await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout'), 200).json, '0'));
-      superuser(`alter role authenticated in database "${dbName}" set statement_timeout = '300ms'`);
-      await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout', { token: userJwt(U1) }), 200).json, '300ms'));
+      // as with PostgREST, role settings are reread with the schema: NOTIFY pgrst, 'reload schema'
+      superuser(`alter role authenticated in database "${dbName}" set statement_timeout = '300ms'; notify pgrst, 'reload schema'`);
+      await c.run(async () => {
+        let seen;
+        for (let i = 0; i < 50 && seen !== '300ms'; i++) {
+          seen = expectStatus(await rest('GET', '/rpc/my_timeout', { token: userJwt(U1) }), 200).json;
+          if (seen !== '300ms') await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(seen, '300ms');
+      });
       await c.run(async () => {
         const t0 = Date.now();
         const r = await rest('POST', '/rpc/nap', { token: userJwt(U1), body: { s: 5 } });
@@ -1274,7 +1282,7 @@ describe('RLS and roles', () => {
       // the setting does not leak to the next request on the same pooled connection
       await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout'), 200).json, '0'));
     } finally {
-      superuser(`alter role authenticated in database "${dbName}" reset statement_timeout`);
+      superuser(`alter role authenticated in database "${dbName}" reset statement_timeout; notify pgrst, 'reload schema'`);
       await sql('drop function my_timeout(), nap(float8)');
     }
     c.done();

@@ -255,29 +255,41 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
   if (!out) return ALPACA_ERR_INVALID;
   *out = nullptr;
   if (!req || !req->project || !sql || n < 0 || (n > 0 && !params)) return ALPACA_ERR_INVALID;
-  static const char* kSet =
+  // The role's own statement_timeout (ALTER ROLE anon [IN DATABASE d] SET ...) is applied too:
+  // Postgres applies it at login but not on SET ROLE; PostgREST applies it per request. It
+  // holds from the next statement on, the request's. The settings are read once per connection
+  // and schema version (a NOTIFY pgrst, 'reload schema' rereads them, as with PostgREST) and
+  // travel as $6; unwatched schemas (version 0) look them up in the statement itself.
+  static const std::string kPrefix =
       "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
       "set_config('request.jwt.claim.role', $1, true), "
       "set_config('request.jwt.claim.sub', coalesce($2::jsonb ->> 'sub', ''), true), "
       "set_config('request.method', $3, true), set_config('request.path', $4, true), "
       "set_config('request.headers', $5, true), "
       // GET and HEAD run read-only, as PostgREST: a function that writes fails (25006)
-      "CASE WHEN $3 IN ('GET', 'HEAD') THEN set_config('transaction_read_only', 'on', true) END, "
-      // The role's own statement_timeout (ALTER ROLE anon [IN DATABASE d] SET ...), which
-      // Postgres applies at login but not on SET ROLE; PostgREST applies it too. It holds from
-      // the next statement on, the request's.
+      "CASE WHEN $3 IN ('GET', 'HEAD') THEN set_config('transaction_read_only', 'on', true) END, ";
+  static const std::string kSet =
+      kPrefix + "CASE WHEN $6::text IS NOT NULL THEN set_config('statement_timeout', $6, true) END";
+  static const std::string kSetLookup =
+      kPrefix +
       "set_config('statement_timeout', coalesce((SELECT substr(c, 19) FROM pg_db_role_setting s "
       "CROSS JOIN unnest(s.setconfig) c WHERE s.setrole = (SELECT oid FROM pg_roles "
       "WHERE rolname = $1) AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE "
       "datname = current_database())) AND c LIKE 'statement\\_timeout=%' "
       "ORDER BY s.setdatabase DESC LIMIT 1), current_setting('statement_timeout')), true)";
+  // Every role's statement_timeout here, this database's setting last (it wins).
+  static const char* kRoleTimeouts =
+      "SELECT r.rolname, substr(c, 19) FROM pg_db_role_setting s "
+      "JOIN pg_roles r ON r.oid = s.setrole CROSS JOIN unnest(s.setconfig) c "
+      "WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = "
+      "current_database())) AND c LIKE 'statement\\_timeout=%' ORDER BY s.setdatabase";
   const char* role =
       req->caller.kind == ALPACA_CALLER_PROJECT_JWT && req->caller.role ? req->caller.role : "anon";
   std::string claims =
       req->caller.claims_json && *req->caller.claims_json ? req->caller.claims_json : "{}";
   std::string headers = headers_json(req);
-  const char* settings[] = {role, claims.c_str(), req->method.c_str(),
-                            path ? path : req->path.c_str(), headers.c_str()};
+  std::vector<const char*> settings = {role, claims.c_str(), req->method.c_str(),
+                                       path ? path : req->path.c_str(), headers.c_str()};
   auto result = std::make_unique<alpaca_db_result>();
   db::Lease lease;
   try {
@@ -296,7 +308,14 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
   if (lease->prepared_version() != version) {
     deallocate = lease->has_prepared();
     lease->forget_prepared();
+    lease->set_role_timeouts(std::nullopt);
     lease->set_prepared_version(version);
+  }
+  const auto& timeouts = lease->role_timeouts();
+  bool lookup = !version || !timeouts;
+  if (!lookup) {
+    auto it = timeouts->find(role);
+    settings.push_back(it == timeouts->end() ? nullptr : it->second.c_str());
   }
   db::Pipeline p(c);
   if (deallocate) p.query("DEALLOCATE ALL");
@@ -311,10 +330,17 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
     preparing.push_back({p.prepare(fresh.c_str(), sql_text.c_str(), count), {sql_text, fresh}});
     return p.execute(fresh.c_str(), count, values);
   };
-  send(kSet, 5, settings);
+  size_t reading = version && lookup ? p.query(kRoleTimeouts) : 0;
+  send(lookup ? kSetLookup : kSet, static_cast<int>(settings.size()), settings.data());
   size_t statement = send(text, n, params);
   std::optional<db::PgError> failure = p.run();
   if (p.ok(statement)) result->result = p.take(statement);
+  if (version && lookup && p.ok(reading)) {
+    db::Connection::RoleSettings read;
+    db::Result rows = p.take(reading);
+    for (int r = 0; r < rows.rows(); ++r) read[rows.get(r, 0)] = rows.get(r, 1);
+    lease->set_role_timeouts(std::move(read));
+  }
   for (auto& [command, prepared] : preparing)
     if (p.ok(command)) lease->remember_prepared(prepared.first, std::move(prepared.second));
   if (failure) {

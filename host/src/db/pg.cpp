@@ -155,7 +155,8 @@ Connection::Connection(Connection&& other) noexcept
     : conn_(std::exchange(other.conn_, nullptr)),
       prepared_(std::move(other.prepared_)),
       prepared_version_(other.prepared_version_),
-      statements_made_(other.statements_made_) {
+      statements_made_(other.statements_made_),
+      role_timeouts_(std::move(other.role_timeouts_)) {
   other.prepared_.clear();
 }
 
@@ -167,6 +168,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     other.prepared_.clear();
     prepared_version_ = other.prepared_version_;
     statements_made_ = other.statements_made_;
+    role_timeouts_ = std::move(other.role_timeouts_);
   }
   return *this;
 }
