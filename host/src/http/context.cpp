@@ -1,6 +1,8 @@
 #include "http/context.hpp"
 
+#include <algorithm>
 #include <alpaca/plugin.hpp>
+#include <sstream>
 
 void alpaca_request::fill_caller_view() {
   caller.struct_size = sizeof(alpaca_caller);
@@ -19,9 +21,30 @@ void send_json(alpaca_response& res, int status, const std::string& body) {
   res.http->setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   res.http->setContentType("application/json");
   try {
-    res.http->sendBuffer(body.data(), body.size());
+    send_whole(res, body.data(), body.size());
   } catch (const std::exception&) {
     // The client went away; nothing left to do.
+  }
+}
+
+void send_whole(alpaca_response& res, const void* data, size_t len) {
+  if (!res.socket) return res.http->sendBuffer(data, len);
+  res.http->setChunkedTransferEncoding(false);
+  res.http->setContentLength64(static_cast<Poco::Int64>(len));
+  std::ostringstream head;
+  res.http->write(head);
+  std::string out = head.str();
+  constexpr size_t kCopyAtMost = 256 * 1024;  // larger bodies: a second write, no copy
+  bool together = !res.head_only && len <= kCopyAtMost;
+  if (together) out.append(static_cast<const char*>(data), len);
+  res.socket->sendBytes(out.data(), static_cast<int>(out.size()));
+  if (!together && !res.head_only) {
+    const char* p = static_cast<const char*>(data);
+    for (size_t sent = 0; sent < len;) {  // sendBytes takes an int
+      int n = static_cast<int>(std::min<size_t>(len - sent, 1 << 30));
+      res.socket->sendBytes(p + sent, n);
+      sent += static_cast<size_t>(n);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 // The host-side definitions of the ABI's opaque request/response handles.
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/StreamSocket.h>
 #include <alpaca/plugin.h>
 
 #include <memory>
@@ -42,6 +43,10 @@ struct alpaca_request {
 
 struct alpaca_response {
   Poco::Net::HTTPServerResponse* http = nullptr;
+  // The connection's socket, for sending head and body in one write (send_whole); null when
+  // the request did not come from our connection loop.
+  Poco::Net::StreamSocket* socket = nullptr;
+  bool head_only = false;  // a HEAD request: the body is not sent
   bool committed = false;  // headers sent
   bool finished = false;   // body complete
   std::ostream* stream = nullptr;
@@ -59,4 +64,8 @@ void send_error(alpaca_response& res, int status, const std::string& message,
                 const std::string& detail = {}, const std::string& code = {});
 // Sends a complete JSON body.
 void send_json(alpaca_response& res, int status, const std::string& body);
+// Sends the status line, headers (Content-Length set) and the whole body: in one write when it
+// is small enough to copy (Poco's sendBuffer goes out in 4 KiB pieces: a syscall and a packet
+// each).
+void send_whole(alpaca_response& res, const void* data, size_t len);
 }  // namespace alpaca

@@ -294,6 +294,9 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
   alpaca_response res;
   req.http = &http;
   res.http = &hres;
+  if (auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&http))
+    res.socket = &impl->socket();
+  res.head_only = http.getMethod() == "HEAD";
   req.method = http.getMethod();
   const std::string& uri = http.getURI();
   size_t q = uri.find('?');

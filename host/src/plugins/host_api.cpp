@@ -170,7 +170,7 @@ alpaca_status res_send(alpaca_response* res, const void* data, size_t len) {
   if (res->committed) return ALPACA_ERR_STATE;
   try {
     res->committed = res->finished = true;
-    res->http->sendBuffer(data, len);
+    alpaca::send_whole(*res, data, len);
     return ALPACA_OK;
   } catch (const std::exception&) {
     return ALPACA_ERR_IO;
