@@ -1407,6 +1407,29 @@ describe('RLS and roles', () => {
 });
 
 describe('schema cache', () => {
+  it('1 000 tables with foreign keys, views and functions: served at once after their DDL, the load logged', async () => {
+    await sql(`DO $$ BEGIN
+      FOR i IN 1..1000 LOOP
+        EXECUTE format('create table big_%s (id int primary key, parent_id int %s)', i,
+                       CASE WHEN i > 1 THEN format('references big_%s (id)', i - 1) ELSE '' END);
+      END LOOP;
+      FOR i IN 1..50 LOOP
+        EXECUTE format('create view big_view_%s as select id, parent_id from big_%s', i, i);
+      END LOOP;
+      insert into big_999 values (7, null); insert into big_1000 values (1, 7);
+    END $$`);
+    try {
+      const r = expectStatus(await get('big_1000', ['select=id,big_999(id)']), 200);
+      assert.deepEqual(r.json, [{ id: 1, big_999: { id: 7 } }], fmt(r));
+      expectStatus(await get('big_view_50', ['select=id,big_49(id)']), 200);
+      const line = server.output.split('\n').filter((l) => /schema cache of .* loaded in \d+ ms: (\d+) relations/.test(l)).pop();
+      assert.ok(line, 'no schema cache load in the log');
+      assert.ok(Number(/: (\d+) relations/.exec(line)[1]) >= 1050, line);
+    } finally {
+      await sql('DO $$ BEGIN FOR i IN 1..1000 LOOP EXECUTE format(\'drop table big_%s cascade\', i); END LOOP; END $$');
+    }
+  });
+
   it('a table created through /query is served at once; a new column too; after DROP → 404', async () => {
     expectPgrst(await get('fresh'), 404, 'PGRST205');
     await sql("create table fresh (id int primary key, v text); insert into fresh values (1, 'one')");

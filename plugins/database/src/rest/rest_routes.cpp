@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <set>
@@ -361,6 +362,7 @@ CountPlan plan_count(const alpaca_db_api* db, Request& req, Response& res, const
 }  // namespace
 
 void RestRoutes::add_to(alpaca::Host& host) {
+  host_ = &host;
   const auto P = ALPACA_SCOPE_PROJECT;
   auto bind = [this](void (RestRoutes::*m)(Request&, Response&)) {
     return [this, m](Request& req, Response& res) {
@@ -385,11 +387,21 @@ void RestRoutes::add_to(alpaca::Host& host) {
 
 std::shared_ptr<const Schema> RestRoutes::schema(const char* ref) {
   uint64_t version = schema_version(db_, ref);
-  {
+  auto cached = [&]() -> std::shared_ptr<const Schema> {
     std::lock_guard lock(mutex_);
     auto it = cache_.find(ref);
     if (version != 0 && it != cache_.end() && it->second.first == version) return it->second.second;
+    return nullptr;
+  };
+  if (auto hit = cached()) return hit;
+  // One load at a time: after DDL, every request in flight would otherwise read the catalog at
+  // once. Unwatched schemas (version 0) are read per request and need no turn.
+  std::unique_lock<std::mutex> turn(load_mutex_, std::defer_lock);
+  if (version != 0) {
+    turn.lock();
+    if (auto hit = cached()) return hit;
   }
+  auto started = std::chrono::steady_clock::now();
   std::string list = "{";
   for (const auto& s : schemas_) {
     if (list.size() > 1) list += ',';
@@ -404,6 +416,16 @@ std::shared_ptr<const Schema> RestRoutes::schema(const char* ref) {
   Session s(db_, ref);
   auto json = s.text(catalog_query(), {list});
   auto loaded = parse_schema(json.value_or("{}"));
+  if (host_ && version != 0) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+    host_->info(std::string("rest: schema cache of ") + ref + " loaded in " + std::to_string(ms) +
+                " ms: " + std::to_string(loaded->relations.size()) + " relations, " +
+                std::to_string(loaded->foreign_keys.size()) + " relationships, " +
+                std::to_string(loaded->functions.size()) + " functions (version " +
+                std::to_string(version) + ")");
+  }
   std::lock_guard lock(mutex_);
   if (version != 0) cache_[ref] = {version, loaded};
   return loaded;

@@ -42,7 +42,9 @@ class RestRoutes {
   std::vector<std::string> schemas_;
   int64_t exact_count_below_;
   const alpaca_db_api* db_ = nullptr;
+  const alpaca::Host* host_ = nullptr;  // for the log
   std::mutex mutex_;
+  std::mutex load_mutex_;  // schema loads take turns
   std::map<std::string, std::pair<uint64_t, std::shared_ptr<const Schema>>> cache_;
 };
 
