@@ -17,16 +17,8 @@ plugin=${ALPACA_DATABASE_PLUGIN:-$(cd "$(dirname "$bin")/.." && pwd)/lib/alpaca/
 [ -f "$plugin" ] || { echo "database plugin not found: $plugin" >&2; exit 1; }
 ALPACA_LOG_LEVEL=${ALPACA_LOG_LEVEL:-warn} BENCH_PORT=${BENCH_PORT:-18995} start_server "$plugin"
 
-sql() {
-  curl -sf -X POST "$base/projects/$id/query" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -d "{\"sql\":\"$1\"}" >/dev/null ||
-    { echo "SQL failed: $1" >&2; exit 1; }
-}
 sql "create extension if not exists pgcrypto schema extensions; create table items (id bigint primary key, name text, price numeric, tags text[], created_at timestamptz default now(), owner uuid); insert into items (id, name, price, tags, created_at, owner) select g, 'item ' || g, round((random() * 1000)::numeric, 2), array['t' || (g % 10), 'c' || (g % 7)], now() - make_interval(secs => g), extensions.gen_random_uuid() from generate_series(1, 100000) g; alter table items enable row level security; create policy items_read on items for select using (true); create policy items_write on items for insert to service_role with check (true); analyze items"
-keys=$(curl -sf "$base/projects/$id/api-keys" -H "Authorization: Bearer $token")
-anon=$(sed -E 's/.*"name":"anon"[^}]*"api_key":"([^"]+)".*/\1/' <<<"$keys")
-svc=$(sed -E 's/.*"name":"service_role"[^}]*"api_key":"([^"]+)".*/\1/' <<<"$keys")
-[ -n "$anon" ] && [ -n "$svc" ] || { echo "no api keys: $keys" >&2; exit 1; }
+api_keys
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (compare ratios within one run)"
 BENCH_ANON_KEY=$anon BENCH_SERVICE_KEY=$svc DURATION=$dur LABEL=alpaca \

@@ -13,10 +13,6 @@ plugin=${ALPACA_DATABASE_PLUGIN:-$(cd "$(dirname "$bin")/.." && pwd)/lib/alpaca/
 [ -f "$plugin" ] || { echo "database plugin not found: $plugin" >&2; exit 1; }
 BENCH_PORT=${BENCH_PORT:-18996} start_server "$plugin"
 
-sql() {
-  curl -sf -X POST "$base/projects/$id/query" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -d "{\"sql\":\"$1\"}" >/dev/null
-}
 sql "create table bench_rows (id bigint primary key, name text not null, n int, created_at timestamptz not null default now()); insert into bench_rows (id, name, n) select g, 'row ' || g, g % 97 from generate_series(1, 10000) g; analyze bench_rows"
 
 smoke=$(curl -s -w ' HTTP %{http_code}' "$base/projects/$id/tables/bench_rows/rows?id=eq.42" \

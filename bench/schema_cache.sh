@@ -14,14 +14,8 @@ plugin=${ALPACA_DATABASE_PLUGIN:-$(cd "$(dirname "$bin")/.." && pwd)/lib/alpaca/
 [ -f "$plugin" ] || { echo "database plugin not found: $plugin" >&2; exit 1; }
 ALPACA_LOG_LEVEL=info ALPACA_LOG_REQUESTS=false BENCH_PORT=${BENCH_PORT:-18994} start_server "$plugin"
 
-sql() {
-  curl -sf -X POST "$base/projects/$id/query" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -d "{\"sql\":\"$1\"}" >/dev/null ||
-    { echo "SQL failed: $1" >&2; exit 1; }
-}
 sql "DO \$\$ BEGIN FOR i IN 1..$tables LOOP EXECUTE format('create table t%s (id int primary key, name text, parent_id int %s)', i, CASE WHEN i > 1 THEN format('references t%s (id)', i - 1) ELSE '' END); END LOOP; FOR i IN 1..100 LOOP EXECUTE format('create view v%s as select id, name, parent_id from t%s', i, i); EXECUTE format('create function f%s(x int) returns setof t%s language sql stable as \$f\$ select * from t%s where id = x \$f\$', i, i, i); END LOOP; END \$\$"
-keys=$(curl -sf "$base/projects/$id/api-keys" -H "Authorization: Bearer $token")
-anon=$(sed -E 's/.*"name":"anon"[^}]*"api_key":"([^"]+)".*/\1/' <<<"$keys")
+api_keys
 url="$base/p/$id/rest/v1/t$tables?select=id,t$((tables - 1))(id)&limit=1"
 timed() { curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "apikey: $anon" "$url"; }
 for r in $(seq "$rounds"); do

@@ -1,7 +1,8 @@
 # Sourced by the bench scripts: start_server PLUGINS starts the release alpaca-server on an
 # embedded PostgreSQL in a temp dir with an admin token, creates a project, and sets
 #   dir (temp dir), pid, base (http://127.0.0.1:PORT), token, id (project id).
-# wrk_run and pgb_run measure one load each for $dur seconds.
+# wrk_run and pgb_run measure one load each for $dur seconds; sql runs SQL in the project and
+# api_keys sets anon and svc (its keys).
 # Everything it started is stopped, and the dir removed, on exit (define bench_cleanup for more).
 bin=${ALPACA_SERVER_BIN:-build/release/bin/alpaca-server}
 
@@ -54,4 +55,20 @@ pgb_run() { # name script mode
   lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -1)
   echo "RESULT|pg|$1|unix|-M $3|c=32|tps=$tps|lat_ms=$lat" >&2
   echo "$tps"
+}
+
+# POST /projects/$id/query {"sql": $1} (no double quotes or backslashes in $1); exits on failure.
+sql() {
+  curl -sf -X POST "$base/projects/$id/query" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d "{\"sql\":\"$1\"}" >/dev/null ||
+    { echo "SQL failed: $1" >&2; exit 1; }
+}
+
+# The project's anon and service_role keys, into $anon and $svc.
+api_keys() {
+  local keys
+  keys=$(curl -sf "$base/projects/$id/api-keys" -H "Authorization: Bearer $token")
+  anon=$(sed -E 's/.*"name":"anon"[^}]*"api_key":"([^"]+)".*/\1/' <<<"$keys")
+  svc=$(sed -E 's/.*"name":"service_role"[^}]*"api_key":"([^"]+)".*/\1/' <<<"$keys")
+  [ -n "$anon" ] && [ -n "$svc" ] || { echo "no api keys: $keys" >&2; exit 1; }
 }
