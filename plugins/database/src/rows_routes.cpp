@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "body_keys_sql.hpp"
 #include "grammar/parser.hpp"
 #include "grammar/sql_builder.hpp"
 #include "json_util.hpp"
@@ -131,10 +132,7 @@ std::vector<std::string> body_columns(Session& s, const std::string& json) {
     if (json.empty() || std::string(e.what()) != "Malformed JSON body") throw;
     std::optional<std::string> keys;
     try {
-      keys = s.text(
-          "SELECT CASE json_typeof($1::json) WHEN 'object' THEN coalesce((SELECT json_agg(k) "
-          "FROM json_object_keys($1::json) k), '[]') END::text",
-          {json});
+      keys = s.text(body_keys_sql("$1::json", false), {json});
     } catch (const SqlError&) {
       throw e;  // not JSON for Postgres either
     }

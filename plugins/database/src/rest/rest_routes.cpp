@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "body_keys_sql.hpp"
 #include "grammar/parser.hpp"
 #include "grammar/sql_builder.hpp"
 #include "json_util.hpp"
@@ -455,14 +456,7 @@ const Relation* RestRoutes::relation(const Schema& schema, Request& req, bool wr
 std::vector<std::string> RestRoutes::postgres_keys(Request& req, Response& res,
                                                    const std::string& body) {
   g::SqlParams params;
-  std::string p = params.add(body) + "::json";
-  std::string sql = "SELECT CASE json_typeof(" + p +
-                    ") WHEN 'object' THEN (SELECT coalesce(json_agg(k), '[]') "
-                    "FROM json_object_keys(" +
-                    p +
-                    ") k)::text WHEN 'array' THEN (SELECT "
-                    "coalesce(json_agg(DISTINCT k), '[]') FROM json_array_elements(" +
-                    p + ") e, json_object_keys(e) k)::text END";
+  std::string sql = body_keys_sql(params.add(body) + "::json", true);
   bool failed;
   std::unique_ptr<Answer> answer;
   try {
