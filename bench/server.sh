@@ -40,6 +40,16 @@ wrk_run() { # name url lua
   echo "$rps"
 }
 
+# psql on the project's database of the embedded cluster, as pgb_run reaches it (for what
+# /query cannot run, such as VACUUM outside a transaction).
+pg_psql() { # sql
+  local sock as_pg=()
+  sock=$(ls -a "$dir/run" | sed -n 's/^\.s\.PGSQL\.\([0-9]*\)$/\1/p' | head -1)
+  if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u "$(stat -c %U "$dir/run")" --); fi
+  "${as_pg[@]}" "${PG_BIN:-/usr/lib/postgresql/15/bin}/psql" -X -q -h "$dir/run" -p "$sock" \
+    -U postgres -d "proj_$id" -c "$1"
+}
+
 # pgbench -c32 -j2 for $dur seconds on the project's database of the embedded cluster (unix
 # socket in <data_dir>/run, as the socket's owner when root): RESULT on stderr, tps on stdout.
 pgb_run() { # name script mode
