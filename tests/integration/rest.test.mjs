@@ -1251,9 +1251,13 @@ describe('rpc', () => {
 });
 
 describe('RLS and roles', () => {
-  it("the role's statement_timeout holds per request: anon 3s and authenticated 8s by default, ALTER ROLE changes it, service_role has none", async () => {
+  it("the role's settings hold per request: statement_timeout (anon 3s, authenticated 8s, service_role none; ALTER ROLE changes it), work_mem, custom ones", async () => {
     await sql(`create function my_timeout() returns text language sql stable as $$ select current_setting('statement_timeout') $$;
-               create function nap(s float8) returns text language sql as $$ select pg_sleep(s)::text $$`);
+               create function nap(s float8) returns text language sql as $$ select pg_sleep(s)::text $$;
+               create function my_settings() returns json language sql stable as $$
+                 select json_build_object('work_mem', current_setting('work_mem'),
+                   'greeting', current_setting('app.greeting', true),
+                   'log_min', current_setting('log_min_duration_statement')) $$`);
     const s = findSocket(server.dataDir);
     const dbName = (await sql('select current_database() as d'))[0].d;
     const superuser = (text) => psql({ host: s.dir, port: s.port, db: dbName }, text);
@@ -1281,9 +1285,35 @@ describe('RLS and roles', () => {
       await c.run(async () => assert.equal(expectStatus(await rest('POST', '/rpc/nap', { body: { s: 0.5 } }), 200).json, ''));
       // the setting does not leak to the next request on the same pooled connection
       await c.run(async () => assert.equal(expectStatus(await rest('GET', '/rpc/my_timeout'), 200).json, '0'));
+      // other settings any user may set, custom dotted ones too; superuser-only ones are left out
+      superuser(`alter role authenticated in database "${dbName}" set work_mem = '3MB';
+                 alter role authenticated set app.greeting = 'hi there';
+                 alter role authenticated in database "${dbName}" set log_min_duration_statement = 5;
+                 notify pgrst, 'reload schema'`);
+      await c.run(async () => {
+        let seen;
+        for (let i = 0; i < 50 && seen?.work_mem !== '3MB'; i++) {
+          seen = expectStatus(await rest('GET', '/rpc/my_settings', { token: userJwt(U1) }), 200).json;
+          if (seen.work_mem !== '3MB') await new Promise((r) => setTimeout(r, 100));
+        }
+        // the first request on each pooled connection looks them up in the statement, later ones
+        // pass what that read: the same answer either way
+        for (let i = 0; i < 8; i++) {
+          assert.deepEqual(
+            expectStatus(await rest('GET', '/rpc/my_settings', { token: userJwt(U1) }), 200).json,
+            { work_mem: '3MB', greeting: 'hi there', log_min: '-1' },
+          );
+        }
+        // not anon's: its work_mem is the default; app.greeting is unset (NULL, or '' on a
+        // connection where an earlier transaction set it locally: Postgres keeps the placeholder)
+        const other = expectStatus(await rest('GET', '/rpc/my_settings', { token: null }), 200).json;
+        assert.equal(other.work_mem, '4MB');
+        assert.ok(other.greeting === null || other.greeting === '', JSON.stringify(other));
+      });
     } finally {
-      superuser(`alter role authenticated in database "${dbName}" reset statement_timeout; notify pgrst, 'reload schema'`);
-      await sql('drop function my_timeout(), nap(float8)');
+      superuser(`alter role authenticated in database "${dbName}" reset all; alter role authenticated reset app.greeting;
+                 notify pgrst, 'reload schema'`);
+      await sql('drop function my_timeout(), nap(float8), my_settings()');
     }
     c.done();
   });

@@ -255,11 +255,8 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
   if (!out) return ALPACA_ERR_INVALID;
   *out = nullptr;
   if (!req || !req->project || !sql || n < 0 || (n > 0 && !params)) return ALPACA_ERR_INVALID;
-  // The role's own statement_timeout (ALTER ROLE anon [IN DATABASE d] SET ...) is applied too:
-  // Postgres applies it at login but not on SET ROLE; PostgREST applies it per request. It
-  // holds from the next statement on, the request's. The settings are read once per connection
-  // and schema version (a NOTIFY pgrst, 'reload schema' rereads them, as with PostgREST) and
-  // travel as $6; unwatched schemas (version 0) look them up in the statement itself.
+  // Settings local to the request's implicit transaction; set before its statement, they hold
+  // for it (statement_timeout too: each Execute starts a fresh timer).
   static const std::string kPrefix =
       "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
       "set_config('request.jwt.claim.role', $1, true), "
@@ -268,21 +265,34 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
       "set_config('request.headers', $5, true), "
       // GET and HEAD run read-only, as PostgREST: a function that writes fails (25006)
       "CASE WHEN $3 IN ('GET', 'HEAD') THEN set_config('transaction_read_only', 'on', true) END, ";
-  static const std::string kSet =
-      kPrefix + "CASE WHEN $6::text IS NOT NULL THEN set_config('statement_timeout', $6, true) END";
-  static const std::string kSetLookup =
-      kPrefix +
-      "set_config('statement_timeout', coalesce((SELECT substr(c, 19) FROM pg_db_role_setting s "
-      "CROSS JOIN unnest(s.setconfig) c WHERE s.setrole = (SELECT oid FROM pg_roles "
-      "WHERE rolname = $1) AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE "
-      "datname = current_database())) AND c LIKE 'statement\\_timeout=%' "
-      "ORDER BY s.setdatabase DESC LIMIT 1), current_setting('statement_timeout')), true)";
-  // Every role's statement_timeout here, this database's setting last (it wins).
-  static const char* kRoleTimeouts =
-      "SELECT r.rolname, substr(c, 19) FROM pg_db_role_setting s "
-      "JOIN pg_roles r ON r.oid = s.setrole CROSS JOIN unnest(s.setconfig) c "
+  // The role's own settings (ALTER ROLE anon [IN DATABASE d] SET statement_timeout = '3s',
+  // work_mem, app.x, ...): Postgres applies them at login but not on SET ROLE; PostgREST applies
+  // them per request, and so do we. Only what any user may set counts (pg_settings context
+  // 'user', or a custom dotted name), never the role, the transaction's mode or request.*.
+  // This database's setting wins over the all-databases one.
+  static const std::string kRoleSettings =
+      "SELECT DISTINCT ON (r.rolname, split_part(c, '=', 1)) r.rolname, "
+      "split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1) AS value "
+      "FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+      "CROSS JOIN unnest(s.setconfig) c "
       "WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = "
-      "current_database())) AND c LIKE 'statement\\_timeout=%' ORDER BY s.setdatabase";
+      "current_database())) AND (split_part(c, '=', 1) IN (SELECT name FROM pg_settings WHERE "
+      "context = 'user' AND name NOT IN ('role', 'transaction_read_only', "
+      "'transaction_isolation', 'transaction_deferrable', 'default_transaction_read_only')) OR "
+      "(split_part(c, '=', 1) LIKE '%.%' AND split_part(c, '=', 1) NOT LIKE 'request.%')) "
+      "ORDER BY r.rolname, split_part(c, '=', 1), s.setdatabase DESC";
+  // Read once per connection and schema version (a NOTIFY pgrst, 'reload schema' rereads them,
+  // as with PostgREST), they travel as $6/$7 (names, values); unwatched schemas (version 0)
+  // look them up in the statement itself.
+  static const std::string kSet = kPrefix +
+                                  "(SELECT count(set_config(k, v, true)) FROM "
+                                  "unnest($6::text[], $7::text[]) AS s(k, v))";
+  static const std::string kSetLookup = kPrefix +
+                                        "(SELECT count(set_config(name, value, true)) FROM (" +
+                                        kRoleSettings + ") x WHERE rolname = $1)";
+  static const std::string kAllRoleSettings =
+      "SELECT rolname, array_agg(name)::text, array_agg(value)::text FROM (" + kRoleSettings +
+      ") x GROUP BY rolname";
   const char* role =
       req->caller.kind == ALPACA_CALLER_PROJECT_JWT && req->caller.role ? req->caller.role : "anon";
   std::string claims =
@@ -308,14 +318,15 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
   if (lease->prepared_version() != version) {
     deallocate = lease->has_prepared();
     lease->forget_prepared();
-    lease->set_role_timeouts(std::nullopt);
+    lease->set_role_settings(std::nullopt);
     lease->set_prepared_version(version);
   }
-  const auto& timeouts = lease->role_timeouts();
-  bool lookup = !version || !timeouts;
+  const auto& known = lease->role_settings();
+  bool lookup = !version || !known;
   if (!lookup) {
-    auto it = timeouts->find(role);
-    settings.push_back(it == timeouts->end() ? nullptr : it->second.c_str());
+    auto it = known->find(role);
+    settings.push_back(it == known->end() ? nullptr : it->second.first.c_str());
+    settings.push_back(it == known->end() ? nullptr : it->second.second.c_str());
   }
   db::Pipeline p(c);
   if (deallocate) p.query("DEALLOCATE ALL");
@@ -330,7 +341,7 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
     preparing.push_back({p.prepare(fresh.c_str(), sql_text.c_str(), count), {sql_text, fresh}});
     return p.execute(fresh.c_str(), count, values);
   };
-  size_t reading = version && lookup ? p.query(kRoleTimeouts) : 0;
+  size_t reading = version && lookup ? p.query(kAllRoleSettings.c_str()) : 0;
   send(lookup ? kSetLookup : kSet, static_cast<int>(settings.size()), settings.data());
   size_t statement = send(text, n, params);
   std::optional<db::PgError> failure = p.run();
@@ -338,8 +349,8 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
   if (version && lookup && p.ok(reading)) {
     db::Connection::RoleSettings read;
     db::Result rows = p.take(reading);
-    for (int r = 0; r < rows.rows(); ++r) read[rows.get(r, 0)] = rows.get(r, 1);
-    lease->set_role_timeouts(std::move(read));
+    for (int r = 0; r < rows.rows(); ++r) read[rows.get(r, 0)] = {rows.get(r, 1), rows.get(r, 2)};
+    lease->set_role_settings(std::move(read));
   }
   for (auto& [command, prepared] : preparing)
     if (p.ok(command)) lease->remember_prepared(prepared.first, std::move(prepared.second));

@@ -156,7 +156,7 @@ Connection::Connection(Connection&& other) noexcept
       prepared_(std::move(other.prepared_)),
       prepared_version_(other.prepared_version_),
       statements_made_(other.statements_made_),
-      role_timeouts_(std::move(other.role_timeouts_)) {
+      role_settings_(std::move(other.role_settings_)) {
   other.prepared_.clear();
 }
 
@@ -168,7 +168,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     other.prepared_.clear();
     prepared_version_ = other.prepared_version_;
     statements_made_ = other.statements_made_;
-    role_timeouts_ = std::move(other.role_timeouts_);
+    role_settings_ = std::move(other.role_settings_);
   }
   return *this;
 }

@@ -112,11 +112,12 @@ class Connection {
   // plans follow the tables of then).
   uint64_t prepared_version() const { return prepared_version_; }
   void set_prepared_version(uint64_t v) { prepared_version_ = v; }
-  // statement_timeout per role from ALTER ROLE … SET (this database's, else every database's),
-  // read under prepared_version(); nullopt until read.
-  using RoleSettings = std::unordered_map<std::string, std::string>;
-  const std::optional<RoleSettings>& role_timeouts() const { return role_timeouts_; }
-  void set_role_timeouts(std::optional<RoleSettings> t) { role_timeouts_ = std::move(t); }
+  // Per role, the settings of ALTER ROLE … SET that requests apply (see request_statement):
+  // their names and values as two text[] literals, read under prepared_version(); nullopt until
+  // read.
+  using RoleSettings = std::unordered_map<std::string, std::pair<std::string, std::string>>;
+  const std::optional<RoleSettings>& role_settings() const { return role_settings_; }
+  void set_role_settings(std::optional<RoleSettings> t) { role_settings_ = std::move(t); }
 
  private:
   explicit Connection(PGconn* conn) noexcept : conn_(conn) {}
@@ -127,7 +128,7 @@ class Connection {
   std::unordered_map<std::string, std::string> prepared_;
   uint64_t prepared_version_ = 0;
   uint64_t statements_made_ = 0;  // names are never reused on a connection
-  std::optional<RoleSettings> role_timeouts_;
+  std::optional<RoleSettings> role_settings_;
 };
 
 // Quotes a value for a key=value conninfo string: 'value' with \ and '
