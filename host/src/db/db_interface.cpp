@@ -282,17 +282,12 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
       "(split_part(c, '=', 1) LIKE '%.%' AND split_part(c, '=', 1) NOT LIKE 'request.%')) "
       "ORDER BY r.rolname, split_part(c, '=', 1), s.setdatabase DESC";
   // Read once per connection and schema version (a NOTIFY pgrst, 'reload schema' rereads them,
-  // as with PostgREST), they travel as $6/$7 (names, values); unwatched schemas (version 0)
+  // as with PostgREST), they travel as $6, $7, ... name/value pairs (one prepared statement per
+  // count of settings: cheaper in Postgres than unnesting arrays); unwatched schemas (version 0)
   // look them up in the statement itself.
-  static const std::string kSet = kPrefix +
-                                  "(SELECT count(set_config(k, v, true)) FROM "
-                                  "unnest($6::text[], $7::text[]) AS s(k, v))";
   static const std::string kSetLookup = kPrefix +
                                         "(SELECT count(set_config(name, value, true)) FROM (" +
                                         kRoleSettings + ") x WHERE rolname = $1)";
-  static const std::string kAllRoleSettings =
-      "SELECT rolname, array_agg(name)::text, array_agg(value)::text FROM (" + kRoleSettings +
-      ") x GROUP BY rolname";
   const char* role =
       req->caller.kind == ALPACA_CALLER_PROJECT_JWT && req->caller.role ? req->caller.role : "anon";
   std::string claims =
@@ -323,10 +318,19 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
   }
   const auto& known = lease->role_settings();
   bool lookup = !version || !known;
+  std::string set_text = lookup ? kSetLookup : kPrefix;
   if (!lookup) {
     auto it = known->find(role);
-    settings.push_back(it == known->end() ? nullptr : it->second.first.c_str());
-    settings.push_back(it == known->end() ? nullptr : it->second.second.c_str());
+    size_t count = it == known->end() ? 0 : it->second.size();
+    for (size_t i = 0; i < count; ++i) {
+      const auto& [name, value] = it->second[i];
+      settings.push_back(name.c_str());
+      settings.push_back(value.c_str());
+      set_text += i ? ", " : "";
+      set_text += "set_config($" + std::to_string(settings.size() - 1) + ", $" +
+                  std::to_string(settings.size()) + ", true)";
+    }
+    if (!count) set_text += "NULL";
   }
   db::Pipeline p(c);
   if (deallocate) p.query("DEALLOCATE ALL");
@@ -341,15 +345,16 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
     preparing.push_back({p.prepare(fresh.c_str(), sql_text.c_str(), count), {sql_text, fresh}});
     return p.execute(fresh.c_str(), count, values);
   };
-  size_t reading = version && lookup ? p.query(kAllRoleSettings.c_str()) : 0;
-  send(lookup ? kSetLookup : kSet, static_cast<int>(settings.size()), settings.data());
+  size_t reading = version && lookup ? p.query(kRoleSettings.c_str()) : 0;
+  send(set_text, static_cast<int>(settings.size()), settings.data());
   size_t statement = send(text, n, params);
   std::optional<db::PgError> failure = p.run();
   if (p.ok(statement)) result->result = p.take(statement);
   if (version && lookup && p.ok(reading)) {
     db::Connection::RoleSettings read;
     db::Result rows = p.take(reading);
-    for (int r = 0; r < rows.rows(); ++r) read[rows.get(r, 0)] = {rows.get(r, 1), rows.get(r, 2)};
+    for (int r = 0; r < rows.rows(); ++r)
+      read[rows.get(r, 0)].emplace_back(rows.get(r, 1), rows.get(r, 2));
     lease->set_role_settings(std::move(read));
   }
   for (auto& [command, prepared] : preparing)
