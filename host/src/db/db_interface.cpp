@@ -282,9 +282,9 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
       "(split_part(c, '=', 1) LIKE '%.%' AND split_part(c, '=', 1) NOT LIKE 'request.%')) "
       "ORDER BY r.rolname, split_part(c, '=', 1), s.setdatabase DESC";
   // Read once per connection and schema version (a NOTIFY pgrst, 'reload schema' rereads them,
-  // as with PostgREST), they travel as $6, $7, ... name/value pairs (one prepared statement per
-  // count of settings: cheaper in Postgres than unnesting arrays); unwatched schemas (version 0)
-  // look them up in the statement itself.
+  // as with PostgREST), they travel as $6, $7, ... name/value pairs (a statement per count of
+  // settings, made when they are read: cheaper in Postgres than unnesting arrays); unwatched
+  // schemas (version 0) look them up in the statement itself.
   static const std::string kSetLookup = kPrefix +
                                         "(SELECT count(set_config(name, value, true)) FROM (" +
                                         kRoleSettings + ") x WHERE rolname = $1)";
@@ -293,6 +293,7 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
   std::string claims =
       req->caller.claims_json && *req->caller.claims_json ? req->caller.claims_json : "{}";
   std::string headers = headers_json(req);
+  constexpr int kSettingParams = 5;  // $1..$5 of kPrefix; role settings follow
   std::vector<const char*> settings = {role, claims.c_str(), req->method.c_str(),
                                        path ? path : req->path.c_str(), headers.c_str()};
   auto result = std::make_unique<alpaca_db_result>();
@@ -316,21 +317,15 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
     lease->set_role_settings(std::nullopt);
     lease->set_prepared_version(version);
   }
+  static const std::string kSetNone = kPrefix + "NULL";
   const auto& known = lease->role_settings();
   bool lookup = !version || !known;
-  std::string set_text = lookup ? kSetLookup : kPrefix;
+  const std::string* set_text = lookup ? &kSetLookup : &kSetNone;
   if (!lookup) {
-    auto it = known->find(role);
-    size_t count = it == known->end() ? 0 : it->second.size();
-    for (size_t i = 0; i < count; ++i) {
-      const auto& [name, value] = it->second[i];
-      settings.push_back(name.c_str());
-      settings.push_back(value.c_str());
-      set_text += i ? ", " : "";
-      set_text += "set_config($" + std::to_string(settings.size() - 1) + ", $" +
-                  std::to_string(settings.size()) + ", true)";
+    if (auto it = known->find(role); it != known->end()) {
+      set_text = &it->second.statement;
+      for (const auto& v : it->second.params) settings.push_back(v.c_str());
     }
-    if (!count) set_text += "NULL";
   }
   db::Pipeline p(c);
   if (deallocate) p.query("DEALLOCATE ALL");
@@ -346,15 +341,23 @@ alpaca_status request_statement(alpaca_request* req, const char* path, const cha
     return p.execute(fresh.c_str(), count, values);
   };
   size_t reading = version && lookup ? p.query(kRoleSettings.c_str()) : 0;
-  send(set_text, static_cast<int>(settings.size()), settings.data());
+  send(*set_text, static_cast<int>(settings.size()), settings.data());
   size_t statement = send(text, n, params);
   std::optional<db::PgError> failure = p.run();
   if (p.ok(statement)) result->result = p.take(statement);
   if (version && lookup && p.ok(reading)) {
     db::Connection::RoleSettings read;
     db::Result rows = p.take(reading);
-    for (int r = 0; r < rows.rows(); ++r)
-      read[rows.get(r, 0)].emplace_back(rows.get(r, 1), rows.get(r, 2));
+    for (int r = 0; r < rows.rows(); ++r) {
+      // set_config($6, $7, true), set_config($8, $9, true), ... after the common settings
+      auto& of = read[rows.get(r, 0)];
+      int at = kSettingParams + static_cast<int>(of.params.size());
+      of.statement += of.statement.empty() ? kPrefix : ", ";
+      of.statement +=
+          "set_config($" + std::to_string(at + 1) + ", $" + std::to_string(at + 2) + ", true)";
+      of.params.push_back(rows.get(r, 1));
+      of.params.push_back(rows.get(r, 2));
+    }
     lease->set_role_settings(std::move(read));
   }
   for (auto& [command, prepared] : preparing)

@@ -113,9 +113,13 @@ class Connection {
   uint64_t prepared_version() const { return prepared_version_; }
   void set_prepared_version(uint64_t v) { prepared_version_ = v; }
   // Per role, the settings of ALTER ROLE … SET that requests apply (see request_statement):
-  // name/value pairs, read under prepared_version(); nullopt until read.
-  using RoleSettings =
-      std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>>;
+  // the statement that sets them and its extra parameters (name, value, name, value, …), read
+  // under prepared_version(); nullopt until read.
+  struct RoleSettingsOf {
+    std::string statement;
+    std::vector<std::string> params;
+  };
+  using RoleSettings = std::unordered_map<std::string, RoleSettingsOf>;
   const std::optional<RoleSettings>& role_settings() const { return role_settings_; }
   void set_role_settings(std::optional<RoleSettings> t) { role_settings_ = std::move(t); }
 
