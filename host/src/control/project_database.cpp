@@ -73,7 +73,9 @@ GRANT USAGE ON SCHEMA public, auth, storage, extensions TO anon, authenticated, 
 GRANT ALL ON SCHEMA public TO service_role;
 -- The management role creates and owns what /query and the table API make.
 GRANT USAGE, CREATE ON SCHEMA public, extensions TO alpaca_admin;
-GRANT USAGE ON SCHEMA auth, storage TO alpaca_admin;
+-- The auth and storage plugins create their tables there as the management role (Supabase's
+-- supabase_auth_admin / supabase_storage_admin play that part).
+GRANT USAGE, CREATE ON SCHEMA auth, storage TO alpaca_admin;
 DO $$ BEGIN
   EXECUTE format('GRANT CREATE ON DATABASE %I TO alpaca_admin', current_database());
 END $$;

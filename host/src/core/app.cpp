@@ -59,6 +59,7 @@ void App::load_settings(const std::string& argv0) {
       "plugin_dir", (exe.parent_path() / ALPACA_PLUGIN_RELATIVE_DIR).lexically_normal().string());
   s.log_requests = c.get_bool("log.requests", true);
   s.cors_origin = c.get("cors.origin", "*");
+  s.trust_forwarded_for = c.get_bool("server.trust_forwarded_for", false);
 }
 
 std::string App::conninfo(const std::string& dbname) const {

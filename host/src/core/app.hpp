@@ -36,6 +36,7 @@ struct Settings {
   std::string plugins;  // comma list; empty = all in plugin_dir
   bool log_requests = true;
   std::string cors_origin = "*";
+  bool trust_forwarded_for = false;  // client address from X-Forwarded-For (behind a proxy)
 };
 
 class App {

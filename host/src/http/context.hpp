@@ -31,6 +31,10 @@ struct alpaca_request {
   alpaca_caller caller{};
   std::string account_id, caller_project, role, subject, claims_json = "{}";
 
+  std::string client_address;  // filled on first request_client_address()
+  bool client_address_known = false;
+  bool trust_forwarded_for = false;  // server.trust_forwarded_for
+
   int64_t body_limit = 0;
   int64_t body_read = 0;
   bool body_too_large = false;

@@ -303,6 +303,7 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
   std::string raw_path = uri.substr(0, q);
   if (q != std::string::npos) req.query_string = uri.substr(q + 1);
   req.body_limit = app.settings().max_body_bytes;
+  req.trust_forwarded_for = app.settings().trust_forwarded_for;
   req.caller.kind = ALPACA_CALLER_NONE;
   req.fill_caller_view();
 

@@ -1,10 +1,15 @@
 // The alpaca_host_api table: the host's side of the plugin ABI.
 #include <Poco/File.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/IPAddress.h>
+#include <Poco/String.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 
+#include "auth/jwt.hpp"
+#include "control/control_plane.hpp"
 #include "core/app.hpp"
 #include "http/context.hpp"
 #include "plugins/host_handle.hpp"
@@ -240,6 +245,43 @@ void api_set_error(alpaca_host* h, const char* message) {
   h->error = message ? message : "";
 }
 
+const char* req_client_address(alpaca_request* r) {
+  if (!r->client_address_known) {
+    r->client_address_known = true;
+    try {
+      if (r->http && r->trust_forwarded_for) {
+        std::string xff = r->http->get("X-Forwarded-For", "");
+        std::string first = Poco::trim(xff.substr(0, xff.find(',')));
+        Poco::Net::IPAddress ip;
+        if (!first.empty() && Poco::Net::IPAddress::tryParse(first, ip))
+          r->client_address = ip.toString();
+      }
+      if (r->client_address.empty() && r->http)
+        r->client_address = r->http->clientAddress().host().toString();
+    } catch (const std::exception&) {
+      r->client_address.clear();
+    }
+  }
+  return r->client_address.c_str();
+}
+
+char* api_project_jwt_sign(alpaca_host* h, const char* ref, const char* payload_json) {
+  if (!ref || !payload_json) return nullptr;
+  try {
+    Poco::JSON::Parser parser;
+    if (parser.parse(payload_json).type() != typeid(Poco::JSON::Object::Ptr)) return nullptr;
+    auto project = h->app->control().project(ref);
+    if (!project) return nullptr;
+    return strdup(jwt::sign(payload_json, project->jwt_secret).c_str());
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+void api_free_string(char* s) {
+  free(s);
+}
+
 const alpaca_host_api kTable = {
     sizeof(alpaca_host_api),
     ALPACA_ABI_MAJOR,
@@ -269,6 +311,9 @@ const alpaca_host_api kTable = {
     api_provide,
     api_get,
     api_set_error,
+    req_client_address,
+    api_project_jwt_sign,
+    api_free_string,
 };
 
 }  // namespace

@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define ALPACA_ABI_MAJOR 1
-#define ALPACA_ABI_MINOR 0
+#define ALPACA_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define ALPACA_EXPORT __declspec(dllexport)
@@ -196,7 +196,23 @@ typedef struct alpaca_host_api {
   /* ---- minor 0: errors from lifecycle functions ---- */
   /* Records why create/start failed (copied); the host prints it in its refusal line. */
   void (*set_error)(alpaca_host* host, const char* message);
+
+  /* ---- minor 1: client address and project tokens (check abi_minor >= 1) ---- */
+  /* The client's IP address as text ("127.0.0.1", "::1"): the peer of the connection, or the
+   * first X-Forwarded-For hop when the server trusts a proxy (server.trust_forwarded_for).
+   * Borrowed for the handler call; never NULL ("" when unknown). */
+  const char* (*request_client_address)(alpaca_request* req);
+  /* Signs `payload_json` (a JSON object text, copied) as an HS256 JWT with the secret of project
+   * `project_ref`, so plugins can issue tokens the host will accept without ever seeing the
+   * secret. Returns a malloc'd string freed with free_string, or NULL when the project is unknown
+   * or the payload is not a JSON object. */
+  char* (*project_jwt_sign)(alpaca_host* host, const char* project_ref, const char* payload_json);
+  void (*free_string)(char* s);
 } alpaca_host_api;
+
+/* True when the host offers minor `minor` of the ABI (its fields may be used). */
+#define ALPACA_HOST_HAS_MINOR(api, minor) \
+  ((api)->abi_minor >= (minor) && (api)->struct_size >= sizeof(alpaca_host_api))
 
 /* What a plugin exports. Static const storage in the plugin; the host only reads it. */
 typedef struct alpaca_plugin_descriptor {

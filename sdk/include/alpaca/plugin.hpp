@@ -105,6 +105,11 @@ class Request {
     for (size_t n; (n = read(buf, sizeof buf)) > 0;) out.append(buf, n);
     return out;
   }
+  // The client's IP address (minor 1; "" on an older host).
+  std::string_view client_address() const {
+    return ALPACA_HOST_HAS_MINOR(api_, 1) ? or_empty(api_->request_client_address(req_))
+                                          : std::string_view();
+  }
   const alpaca_project* project() const { return api_->request_project(req_); }
   const alpaca_caller& caller() const { return *api_->request_caller(req_); }
   alpaca_request* raw() const { return req_; }
@@ -203,6 +208,19 @@ class Host {
   template <typename T>
   const T* get(const char* name, uint32_t min_version) const {
     return static_cast<const T*>(api_->get_interface(host_, name, min_version));
+  }
+
+  // An HS256 JWT over payload_json signed with the project's secret (minor 1). Throws when the
+  // host is older, the project is unknown or the payload is not a JSON object.
+  std::string sign_project_jwt(const std::string& project_ref,
+                               const std::string& payload_json) const {
+    if (!ALPACA_HOST_HAS_MINOR(api_, 1))
+      throw std::runtime_error("the host cannot sign project tokens (ABI minor 1 needed)");
+    char* t = api_->project_jwt_sign(host_, project_ref.c_str(), payload_json.c_str());
+    if (!t) throw std::runtime_error("cannot sign a token for project " + project_ref);
+    std::string out(t);
+    api_->free_string(t);
+    return out;
   }
 
   const alpaca_host_api* api() const { return api_; }

@@ -1,0 +1,44 @@
+#include "password.hpp"
+
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace auth {
+
+namespace {
+// struct crypt_data is ~32 KiB: one per thread, not on the stack.
+crypt_data& scratch() {
+  thread_local auto data = std::make_unique<crypt_data>();
+  return *data;
+}
+}  // namespace
+
+std::string hash_password(const std::string& password, int cost) {
+  unsigned char random[16];
+  if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("no random bytes");
+  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (!crypt_gensalt_rn("$2b$", static_cast<unsigned long>(cost),
+                        reinterpret_cast<const char*>(random), sizeof random, setting,
+                        sizeof setting))
+    throw std::runtime_error("bcrypt: cannot make a salt");
+  crypt_data& data = scratch();
+  const char* out = crypt_rn(password.c_str(), setting, &data, sizeof data);
+  if (!out || out[0] == '*') throw std::runtime_error("bcrypt failed");
+  return out;
+}
+
+bool verify_password(const std::string& password, const std::string& hash) {
+  if (hash.size() < 60 || hash[0] != '$' || hash[1] != '2') return false;
+  crypt_data& data = scratch();
+  const char* out = crypt_rn(password.c_str(), hash.c_str(), &data, sizeof data);
+  if (!out || out[0] == '*') return false;
+  std::string computed(out);
+  return computed.size() == hash.size() &&
+         CRYPTO_memcmp(computed.data(), hash.data(), hash.size()) == 0;
+}
+
+}  // namespace auth

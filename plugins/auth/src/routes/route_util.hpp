@@ -1,0 +1,61 @@
+#pragma once
+// Registering GoTrue routes: every handler's AuthError becomes GoTrue's error body.
+#include <alpaca/plugin.hpp>
+#include <functional>
+
+#include "../db.hpp"
+#include "../errors.hpp"
+#include "../service.hpp"
+
+namespace auth {
+
+using AuthHandler = std::function<void(alpaca::Request&, alpaca::Response&, const Caller&)>;
+
+inline void gotrue_route(alpaca::Host& host, Service& svc, const char* method, const char* path,
+                         AuthHandler fn, uint32_t flags = 0) {
+  std::string pattern = std::string("/auth/v1") + path;
+  host.route(
+      ALPACA_SCOPE_PROJECT, method, pattern.c_str(),
+      [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
+        try {
+          Caller c = svc.caller(req);
+          fn(req, res, c);
+        } catch (const AuthError& e) {
+          if (!res.done()) send_error(req, res, e);
+        } catch (const DbError& e) {
+          svc.host().error(std::string("auth: database error: ") + e.what());
+          if (!res.done())
+            send_error(req, res, AuthError(500, "unexpected_failure", "Database error"));
+        }
+      },
+      flags);
+}
+
+inline void send_json(alpaca::Response& res, int status, const std::string& body) {
+  res.json(status, body);
+}
+
+// A management-API route (/projects/:id/auth/...): errors as {"error","detail"}.
+inline void management_route(alpaca::Host& host, Service& svc, const char* method, const char* path,
+                             AuthHandler fn) {
+  std::string pattern = std::string("/projects/:id/auth") + path;
+  host.route(ALPACA_SCOPE_MANAGEMENT, method, pattern.c_str(),
+             [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
+               try {
+                 Caller c;
+                 const alpaca_project* p = req.project();
+                 if (!p) throw AuthError(404, "not_found", "No project");
+                 c.ref = p->ref;
+                 c.server_url = p->server_url;
+                 c.ip = std::string(req.client_address());
+                 fn(req, res, c);
+               } catch (const AuthError& e) {
+                 if (!res.done()) res.error(e.status, e.what(), e.code);
+               } catch (const DbError& e) {
+                 svc.host().error(std::string("auth: database error: ") + e.what());
+                 if (!res.done()) res.error(500, "Database error", e.what());
+               }
+             });
+}
+
+}  // namespace auth
