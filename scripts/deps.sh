@@ -6,6 +6,7 @@ set -eu
 
 PACKAGES="build-essential cmake ninja-build pkg-config
 libpoco-dev libboost-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libpq-dev
+libssl-dev libcrypt-dev
 postgresql-15
 curl jq wrk dpkg-dev file clang-format"
 

@@ -11,6 +11,7 @@ import {
   startServer,
   disposeServer,
   databasePlugin,
+  authPlugin,
   findSocket,
   psql,
   signHs256,
@@ -18,7 +19,10 @@ import {
   fmt,
 } from '../integration/harness.mjs';
 
-export { assert };
+export { assert, databasePlugin, authPlugin };
+
+/** Plugins every e2e server loads: the database plugin (/rest/v1) and the auth plugin (/auth/v1). */
+export const e2ePlugins = `${databasePlugin},${authPlugin}`;
 
 // ---------------------------------------------------------------------------------------------
 // logging fetch
@@ -143,7 +147,9 @@ export const sortBy = (rows, key = 'id') => {
 // suite setup
 
 /**
- * defineSuite(name, { projects: ['main', ...] }) → ctx, with before/after hooks registered:
+ * defineSuite(name, { projects: ['main', ...], env, plugins }) → ctx, with before/after hooks registered.
+ * env: extra server environment (an object, or a possibly async function returning one, called in
+ * before() — e.g. after starting a fake SMTP server); plugins: ALPACA_PLUGINS (default e2ePlugins).
  *   ctx.server                          the alpaca-server under test
  *   ctx.p[name] / ctx.project           { id, db_name, url, anonKey, serviceKey, jwtSecret }
  *   ctx.sql(sql, project?)              POST /projects/:id/query (management role), → rows
@@ -154,12 +160,13 @@ export const sortBy = (rows, key = 'id') => {
  *   ctx.log                             exchanges of the current test
  *   ctx.test(name, fn, opts?)           node:test test that dumps exchanges + server log on failure
  */
-export function defineSuite(suiteName, { projects = ['main'] } = {}) {
+export function defineSuite(suiteName, { projects = ['main'], env = {}, plugins = e2ePlugins } = {}) {
   const ctx = { server: null, p: {}, log: [] };
   const fetchImpl = loggingFetch(ctx.log);
 
   before(async () => {
-    ctx.server = await startServer({ plugins: databasePlugin });
+    const extraEnv = typeof env === 'function' ? await env() : env;
+    ctx.server = await startServer({ plugins, env: extraEnv || {} });
     for (const name of projects) {
       const res = await ctx.server.api('POST', '/projects', { body: { name: `e2e-${suiteName}-${name}` } });
       assert.equal(res.status, 201, `create project: ${fmt(res)}`);

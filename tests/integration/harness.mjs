@@ -21,6 +21,10 @@ export const probePlugin = path.join(testPluginDir, 'probe.so');
 export const databasePlugin =
   process.env.ALPACA_DATABASE_PLUGIN ||
   path.resolve(path.dirname(serverBin), '..', 'lib', 'alpaca', 'plugins', 'database.so');
+// The first-party auth plugin (GoTrue's protocol at /p/<ref>/auth/v1), next to the database plugin.
+export const authPlugin =
+  process.env.ALPACA_AUTH_PLUGIN ||
+  path.resolve(path.dirname(serverBin), '..', 'lib', 'alpaca', 'plugins', 'auth.so');
 export const PG_BIN = process.env.ALPACA_TEST_PG_BIN || '/usr/lib/postgresql/15/bin';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

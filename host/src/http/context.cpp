@@ -11,6 +11,7 @@ void alpaca_request::fill_caller_view() {
   caller.role = role.empty() ? nullptr : role.c_str();
   caller.subject = subject.empty() ? nullptr : subject.c_str();
   caller.claims_json = claims_json.c_str();
+  caller.bearer_error = bearer_error.empty() ? nullptr : bearer_error.c_str();
 }
 
 namespace alpaca {

@@ -30,6 +30,7 @@ struct alpaca_request {
   // Caller identity; the views point into the strings below.
   alpaca_caller caller{};
   std::string account_id, caller_project, role, subject, claims_json = "{}";
+  std::string bearer_error;  // ALPACA_ROUTE_OWN_BEARER_ERRORS: why the Bearer token was refused
 
   std::string client_address;  // filled on first request_client_address()
   bool client_address_known = false;

@@ -161,8 +161,11 @@ void serve_project(App& app, const std::string& ref, alpaca_request& req, alpaca
       return send_error(res, 401, "Invalid API key", why, jwt_error_code(why));
   }
   if (!token.empty() && token != apikey) {
-    if (std::string why = accept_project_jwt(req, *project, token); !why.empty())
-      return send_error(res, 401, "Invalid JWT", why, jwt_error_code(why));
+    if (std::string why = accept_project_jwt(req, *project, token); !why.empty()) {
+      if (!(m.route->flags & ALPACA_ROUTE_OWN_BEARER_ERRORS))
+        return send_error(res, 401, "Invalid JWT", why, jwt_error_code(why));
+      req.bearer_error = why;  // the plugin answers it in its own protocol
+    }
   }
   if (req.caller.kind == ALPACA_CALLER_NONE && !(m.route->flags & ALPACA_ROUTE_ANONYMOUS))
     return send_error(res, 401, "No API key found in request",

@@ -11,6 +11,8 @@ void send_error(alpaca::Request& req, alpaca::Response& res, const AuthError& e)
   const char* version = req.header("X-Supabase-Api-Version");
   if (version && std::strcmp(version, "2024-01-01") >= 0) {
     body += "\"code\":\"" + json_escape(e.code) + "\",\"message\":\"" + msg + "\"";
+    // auth-js reads "code" as the error code only when the answer names its API version.
+    res.header("X-Supabase-Api-Version", "2024-01-01");
   } else {
     body += "\"code\":" + std::to_string(e.status) + ",\"error_code\":\"" + json_escape(e.code) +
             "\",\"msg\":\"" + msg + "\"";

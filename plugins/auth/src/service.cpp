@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <chrono>
+#include <cstddef>
 #include <regex>
 
 #include "json.hpp"
@@ -83,6 +84,9 @@ Caller Service::caller(alpaca::Request& req) const {
   c.ip = std::string(req.client_address());
   if (const char* ua = req.header("User-Agent")) c.user_agent = ua;
   const alpaca_caller& who = req.caller();
+  if (who.struct_size >= offsetof(alpaca_caller, bearer_error) + sizeof(who.bearer_error) &&
+      who.bearer_error)
+    c.bearer_error = who.bearer_error;
   if (who.kind == ALPACA_CALLER_PROJECT_JWT) {
     c.role = who.role ? who.role : "";
     c.user_id = who.subject ? who.subject : "";

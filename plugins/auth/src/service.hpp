@@ -20,6 +20,7 @@ class Mailer;
 struct Caller {
   std::string ref, server_url, ip, user_agent;
   std::string role, user_id, session_id;  // from the verified JWT, "" when absent
+  std::string bearer_error;  // why the Bearer token was refused ("" when it was fine or absent)
 };
 
 class Service {

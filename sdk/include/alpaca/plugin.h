@@ -86,6 +86,11 @@ typedef enum alpaca_route_scope {
 #define ALPACA_ROUTE_ANONYMOUS                                       \
   0x1u /* project scope: a missing key is allowed (caller kind NONE) \
         */
+/* minor 1, project scope: an Authorization: Bearer token that fails verification does not get
+ * the host's 401; the request goes on with the apikey's identity (if any) and
+ * alpaca_caller.bearer_error says why the token was refused, so the plugin answers in its own
+ * protocol (GoTrue's 403 bad_jwt, say). An invalid apikey is still the host's 401. */
+#define ALPACA_ROUTE_OWN_BEARER_ERRORS 0x2u
 
 typedef enum alpaca_caller_kind {
   ALPACA_CALLER_NONE = 0,       /* no credentials */
@@ -103,6 +108,9 @@ typedef struct alpaca_caller {
   const char* role;        /* PROJECT_JWT: the `role` claim (anon, authenticated, service_role) */
   const char* subject;     /* PROJECT_JWT: the `sub` claim, or NULL */
   const char* claims_json; /* PROJECT_JWT: all claims as a JSON object; otherwise "{}" */
+  /* minor 1 (check struct_size) */
+  /* Routes with ALPACA_ROUTE_OWN_BEARER_ERRORS: why the Bearer token was refused; else NULL. */
+  const char* bearer_error;
 } alpaca_caller;
 
 /* The project a request addresses. Borrowed: valid during the handler call. */

@@ -289,7 +289,14 @@ void put_user(Service& svc, alpaca::Request& req, alpaca::Response& res, const C
 
 }  // namespace
 
+void require_valid_bearer(const Caller& c) {
+  if (!c.bearer_error.empty())
+    throw AuthError(403, "bad_jwt",
+                    "invalid JWT: unable to parse or verify signature, " + c.bearer_error);
+}
+
 void require_user(const Caller& c) {
+  require_valid_bearer(c);
   if (c.role.empty() && c.user_id.empty())
     throw AuthError(401, "no_authorization", "This endpoint requires a Bearer token");
   if (c.user_id.empty() || !valid_uuid(c.user_id))

@@ -13,6 +13,7 @@ namespace auth {
 namespace {
 
 void require_admin(const Caller& c) {
+  require_valid_bearer(c);
   if (c.role != "service_role") throw AuthError(403, "not_admin", "User not allowed");
 }
 
@@ -186,7 +187,9 @@ void generate_link(Service& svc, alpaca::Request& req, alpaca::Response& res, co
   if (!valid_email(email)) throw validation("Unable to validate email address: invalid format");
   auto tx = svc.begin(c.ref);
   ProjectSettings s = ProjectSettings::load(*tx);
-  std::string redirect = s.pick_redirect(str_field(*body, "redirect_to"));
+  const char* query_redirect = req.query("redirect_to");
+  std::string redirect = s.pick_redirect(query_redirect ? std::string(query_redirect)
+                                                        : str_field(*body, "redirect_to"));
   auto user = find_user_by_email(*tx, email);
   std::string uid = user ? user->id : "";
   std::string kind = type, address = email;

@@ -13,6 +13,9 @@ using AuthHandler = std::function<void(alpaca::Request&, alpaca::Response&, cons
 
 inline void gotrue_route(alpaca::Host& host, Service& svc, const char* method, const char* path,
                          AuthHandler fn, uint32_t flags = 0) {
+  // An invalid Bearer token is GoTrue's 403 bad_jwt where a user is needed, and ignored
+  // elsewhere (GoTrue reads the token only on the routes that need it).
+  flags |= ALPACA_ROUTE_OWN_BEARER_ERRORS;
   std::string pattern = std::string("/auth/v1") + path;
   host.route(
       ALPACA_SCOPE_PROJECT, method, pattern.c_str(),

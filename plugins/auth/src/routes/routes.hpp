@@ -19,6 +19,8 @@ void add_oauth_routes(alpaca::Host& host, Service& svc);       // authorize call
 void pkce_grant(Service& svc, alpaca::Request& req, alpaca::Response& res, const Caller& c,
                 const Poco::JSON::Object& body);
 
+// 403 bad_jwt when the request's Bearer token was refused.
+void require_valid_bearer(const Caller& c);
 // 401/403 unless the caller is a signed-in user.
 void require_user(const Caller& c);
 // The caller's user JSON; 403 user_not_found / session_not_found when either is gone.
