@@ -306,7 +306,16 @@ std::shared_ptr<const ProjectRecord> ControlPlane::create_project(const std::str
                                                                   started)
                 .count();
   spdlog::info("project {} created (database {}, {} ms)", ref, database, ms);
-  return load_project(ref);
+  auto project = load_project(ref);
+  for (const auto& hook : app_.project_hooks()) {
+    auto t0 = std::chrono::steady_clock::now();
+    hook.fn(hook.user, ref.c_str());  // a C function: it reports its own failures
+    spdlog::debug(
+        "project {}: {}'s project hook took {} ms", ref, hook.plugin,
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
+  }
+  return project;
 }
 
 std::shared_ptr<const ProjectRecord> ControlPlane::update_project(const std::string& ref,

@@ -1,9 +1,12 @@
 #pragma once
 // The composition root: owns configuration, the database, caches, plugins and the HTTP server,
 // and runs the start/stop sequence.
+#include <alpaca/plugin.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.hpp"
 #include "core/interfaces.hpp"
@@ -55,6 +58,14 @@ class App {
   const Settings& settings() const { return settings_; }
   Router& router() { return router_; }
   Interfaces& interfaces() { return interfaces_; }
+  // Plugins' on_project_created hooks: added while plugins are created, run after each project
+  // is created.
+  struct ProjectHook {
+    alpaca_project_hook_fn fn;
+    void* user;
+    std::string plugin;
+  };
+  std::vector<ProjectHook>& project_hooks() { return project_hooks_; }
   db::PoolSet& pools() { return *pools_; }
   // Pools that log in as the management role alpaca_admin (not a superuser).
   db::PoolSet& admin_pools() { return *admin_pools_; }
@@ -78,6 +89,7 @@ class App {
   Config config_;
   Settings settings_;
   Router router_;
+  std::vector<ProjectHook> project_hooks_;
   Interfaces interfaces_;
   std::unique_ptr<db::DataDirLock> lock_;
   std::unique_ptr<db::EmbeddedPostgres> pg_;

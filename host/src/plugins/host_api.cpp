@@ -282,6 +282,16 @@ void api_free_string(char* s) {
   free(s);
 }
 
+alpaca_status api_on_project_created(alpaca_host* h, alpaca_project_hook_fn fn, void* user) {
+  if (!h->registering) {
+    spdlog::error("[{}] on_project_created called outside create()", h->plugin);
+    return ALPACA_ERR_STATE;
+  }
+  if (!fn) return ALPACA_ERR_INVALID;
+  h->app->project_hooks().push_back({fn, user, h->plugin});
+  return ALPACA_OK;
+}
+
 const alpaca_host_api kTable = {
     sizeof(alpaca_host_api),
     ALPACA_ABI_MAJOR,
@@ -314,6 +324,7 @@ const alpaca_host_api kTable = {
     req_client_address,
     api_project_jwt_sign,
     api_free_string,
+    api_on_project_created,
 };
 
 }  // namespace

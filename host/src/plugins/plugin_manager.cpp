@@ -89,9 +89,11 @@ void PluginManager::load_file(const std::string& path, bool explicit_) {
   // RTLD_NODELETE: a plugin is never unloaded, even when refused or at exit (ABI rule).
   auto mode = static_cast<boost::dll::load_mode::type>(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   pl.lib.load(path, mode, ec);
-  if (ec)
-    return refuse(pl, "cannot be loaded: " + std::string(::dlerror() ? ::dlerror() : ec.message()),
+  if (ec) {
+    const char* why = ::dlerror();  // reading it clears it: read once
+    return refuse(pl, "cannot be loaded: " + std::string(why ? why : ec.message()),
                   "rebuild it for this system or install its libraries");
+  }
   if (!pl.lib.has(ALPACA_PLUGIN_ENTRY_NAME)) {
     // The major is in the symbol name: look for neighbouring majors to say which it was.
     for (int major = 0; major < 10; ++major) {

@@ -67,9 +67,10 @@ void send_link(Service& svc, std::unique_ptr<Tx> tx, const Caller& c, const std:
   int64_t id = svc.mailer().queue(*tx, e);
   tx->commit();
   std::string error = svc.mailer().deliver(e);
+  if (!svc.mailer().smtp_configured()) return;
   try {
     auto note = svc.begin(c.ref);
-    Mailer::record(*note, id, error);
+    svc.mailer().record(*note, id, error, e);
     note->commit();
   } catch (const std::exception& ex) {
     svc.host().warn(std::string("auth: cannot record the outcome of email ") + std::to_string(id) +

@@ -51,6 +51,7 @@ Email make_email(const std::string& kind, const std::string& to, const std::stri
   e.to = to;
   e.subject = t->subject;
   e.link = link;
+  e.otp = otp;
   e.text = std::string(t->intro) + "\r\n\r\n" + link + "\r\n\r\n";
   if (!otp.empty()) e.text += "Or enter this code: " + otp + "\r\n\r\n";
   e.text += "If you did not ask for this, ignore this email.\r\n";
@@ -65,11 +66,21 @@ int64_t Mailer::queue(Tx& tx, const Email& e) {
   return id ? std::stoll(*id) : 0;
 }
 
-void Mailer::record(Tx& tx, int64_t id, const std::string& error) {
-  if (error.empty())
-    tx.exec("UPDATE auth.alpaca_outbox SET sent_at = now(), error = NULL WHERE id = $1::bigint",
-            {std::to_string(id)});
-  else
+void Mailer::record(Tx& tx, int64_t id, const std::string& error, const Email& e) const {
+  if (!smtp_configured()) return;
+  if (error.empty()) {
+    std::string body = e.text;
+    auto blank = [&body](const std::string& secret, const char* with) {
+      for (size_t at; !secret.empty() && (at = body.find(secret)) != std::string::npos;)
+        body.replace(at, secret.size(), with);
+    };
+    blank(e.link, "[link sent]");
+    blank(e.otp, "[code sent]");
+    tx.exec(
+        "UPDATE auth.alpaca_outbox SET sent_at = now(), error = NULL, body = $2 "
+        "WHERE id = $1::bigint",
+        {std::to_string(id), body});
+  } else
     tx.exec("UPDATE auth.alpaca_outbox SET error = $2 WHERE id = $1::bigint",
             {std::to_string(id), error});
 }

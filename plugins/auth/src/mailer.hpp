@@ -14,7 +14,7 @@ namespace auth {
 
 struct Email {
   std::string kind;  // signup, recovery, magiclink, email_change, invite
-  std::string to, subject, text, link;
+  std::string to, subject, text, link, otp;
 };
 
 // The message for a link of `kind`: subject and body with the link and the 6-digit code.
@@ -30,7 +30,11 @@ class Mailer {
   // Sends a queued message (after the commit). Returns "" when sent (or logged, without SMTP),
   // else why it failed; the caller records the outcome with record().
   std::string deliver(const Email& e) const;
-  static void record(Tx& tx, int64_t id, const std::string& error);
+  // Records the outcome. A sent message's link and code are blanked in the outbox: the table
+  // keeps who got what and when, not live credentials. Unsent ones keep them (the operator's
+  // way to reach the user).
+  // Without SMTP nothing changes: the row is the message.
+  void record(Tx& tx, int64_t id, const std::string& error, const Email& e) const;
   bool smtp_configured() const { return !smtp_.host.empty(); }
 
  private:

@@ -21,7 +21,8 @@ std::string hash_password(const std::string& password, int cost) {
   unsigned char random[16];
   if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("no random bytes");
   char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (!crypt_gensalt_rn("$2b$", static_cast<unsigned long>(cost),
+  // $2a$ as GoTrue (Go's bcrypt) writes it: pgcrypto's crypt() reads $2a$ but not $2b$.
+  if (!crypt_gensalt_rn("$2a$", static_cast<unsigned long>(cost),
                         reinterpret_cast<const char*>(random), sizeof random, setting,
                         sizeof setting))
     throw std::runtime_error("bcrypt: cannot make a salt");

@@ -1,6 +1,7 @@
 #pragma once
 // bcrypt through libxcrypt (Openwall's crypt_blowfish, the code pgcrypto's crypt() uses): hashes
-// $2b$, verifies $2a$/$2b$/$2y$ as Supabase (Go's bcrypt) and pgcrypto write them.
+// $2a$ (as GoTrue does; pgcrypto reads it), verifies $2a$/$2b$/$2y$ as Supabase (Go's bcrypt) and
+// pgcrypto write them.
 #include <string>
 
 namespace auth {

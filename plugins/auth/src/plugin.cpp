@@ -17,6 +17,8 @@ class AuthPlugin : public alpaca::Plugin {
     add_admin_routes(host, service_);
     add_oauth_routes(host, service_);
     add_management_routes(host, service_);
+    // New projects get the auth schema at once, so their tables can reference auth.users.
+    host.on_project_created([this](const std::string& ref) { service_.ensure_schema(ref); });
   }
 
   void start() override {

@@ -195,6 +195,19 @@ LANGUAGE sql STABLE AS $$
     - CASE WHEN u.invited_at IS NULL THEN 'invited_at' ELSE '' END
 $$;
 )sql"},
+    {"alpaca_auth_0002", R"sql(
+-- Ours: the state of an OAuth sign-in between /authorize and /callback. `id` is the SHA-256 (hex)
+-- of the random state sent to the provider; a row is used once and lives 10 minutes.
+CREATE TABLE IF NOT EXISTS auth.alpaca_oauth_state (
+  id text PRIMARY KEY,
+  provider text NOT NULL,
+  redirect_to text NOT NULL,
+  flow_state_id uuid,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS alpaca_oauth_state_created_at_idx
+  ON auth.alpaca_oauth_state (created_at);
+)sql"},
 };
 
 }  // namespace auth

@@ -106,13 +106,26 @@ void Service::migrate(Tx& tx) {
   tx.exec("CREATE TABLE IF NOT EXISTS auth.schema_migrations (version varchar(255) PRIMARY KEY)");
   for (const auto& [version, sql] : kMigrations) {
     if (tx.value("SELECT 1 FROM auth.schema_migrations WHERE version = $1", {version})) continue;
-    tx.exec_script(sql);
+    try {
+      tx.exec_script(sql);
+    } catch (const DbError& e) {
+      if (e.sqlstate != "42501") throw;
+      // Projects made before the management role could create in schema auth.
+      throw DbError(std::string(e.what()) +
+                        "; as a superuser run: GRANT USAGE, CREATE ON SCHEMA auth TO alpaca_admin",
+                    e.sqlstate);
+    }
     tx.exec("INSERT INTO auth.schema_migrations (version) VALUES ($1)", {version});
     host_.info(std::string("auth: migrated the auth schema to ") + version);
   }
 }
 
 std::unique_ptr<Tx> Service::begin(const std::string& ref) {
+  ensure_schema(ref);
+  return std::make_unique<Tx>(db_, ref);
+}
+
+void Service::ensure_schema(const std::string& ref) {
   if (!db_) throw AuthError(503, "unexpected_failure", "The auth service is starting");
   bool known;
   {
@@ -126,7 +139,6 @@ std::unique_ptr<Tx> Service::begin(const std::string& ref) {
     std::lock_guard lock(migrated_mu_);
     migrated_.insert(ref);
   }
-  return std::make_unique<Tx>(db_, ref);
 }
 
 std::optional<std::string> Service::user_json(Tx& tx, const std::string& user_id) {

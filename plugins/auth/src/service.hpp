@@ -37,6 +37,8 @@ class Service {
   // A management-role transaction on the project's database; the auth schema is migrated first
   // when this host has not checked it yet.
   std::unique_ptr<Tx> begin(const std::string& ref);
+  // Migrates the project's auth schema unless this host already did.
+  void ensure_schema(const std::string& ref);
 
   // Creates a session for the user (amr method: password, otp, oauth, ...) with its first
   // refresh token, and answers GoTrue's session JSON.

@@ -6,7 +6,7 @@ using namespace auth;
 
 TEST(Password, HashesAndVerifiesBcrypt) {
   std::string h = hash_password("correct horse", 4);
-  EXPECT_EQ(h.rfind("$2b$04$", 0), 0u) << h;
+  EXPECT_EQ(h.rfind("$2a$04$", 0), 0u) << h;  // pgcrypto reads $2a$, not $2b$
   EXPECT_EQ(h.size(), 60u);
   EXPECT_TRUE(verify_password("correct horse", h));
   EXPECT_FALSE(verify_password("correct horsE", h));

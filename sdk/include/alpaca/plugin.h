@@ -129,6 +129,9 @@ typedef struct alpaca_project {
  * generic one. `user` is the pointer given at registration. */
 typedef alpaca_status (*alpaca_handler_fn)(void* user, alpaca_request* req, alpaca_response* res);
 
+/* minor 1: called after a project's database is made, before POST /projects answers. */
+typedef void (*alpaca_project_hook_fn)(void* user, const char* project_ref);
+
 /* Functions the host offers. Passed to create(); valid until the process exits. */
 typedef struct alpaca_host_api {
   size_t struct_size;
@@ -216,6 +219,11 @@ typedef struct alpaca_host_api {
    * or the payload is not a JSON object. */
   char* (*project_jwt_sign)(alpaca_host* host, const char* project_ref, const char* payload_json);
   void (*free_string)(char* s);
+  /* Only during create: `fn(user, ref)` runs on a worker thread each time a project is created,
+   * once its database exists (alpaca.db works on it) and before the creation is answered, so a
+   * plugin can lay out its schema there (the auth plugin makes auth.users, so a table created
+   * next can reference it). The hook must not fail the creation: it logs its own errors. */
+  alpaca_status (*on_project_created)(alpaca_host* host, alpaca_project_hook_fn fn, void* user);
 } alpaca_host_api;
 
 /* True when the host offers minor `minor` of the ABI (its fields may be used). */

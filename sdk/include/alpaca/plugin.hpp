@@ -223,6 +223,19 @@ class Host {
     return out;
   }
 
+  // Runs fn(project_ref) after each project is created (minor 1; only in the constructor).
+  // Exceptions are caught and logged.
+  void on_project_created(std::function<void(const std::string&)> fn) {
+    if (!ALPACA_HOST_HAS_MINOR(api_, 1))
+      throw std::runtime_error("the host has no project hooks (ABI minor 1 needed)");
+    project_hooks_.push_back(ProjectHook{this, std::move(fn)});
+    if (api_->on_project_created(host_, &Host::project_trampoline, &project_hooks_.back()) !=
+        ALPACA_OK) {
+      project_hooks_.pop_back();
+      throw std::runtime_error("cannot register a project hook");
+    }
+  }
+
   const alpaca_host_api* api() const { return api_; }
   alpaca_host* raw() const { return host_; }
 
@@ -250,9 +263,25 @@ class Host {
     }
   }
 
+  struct ProjectHook {
+    Host* self;
+    std::function<void(const std::string&)> fn;
+  };
+  static void project_trampoline(void* user, const char* ref) noexcept {
+    auto* h = static_cast<ProjectHook*>(user);
+    try {
+      h->fn(ref ? ref : "");
+    } catch (const std::exception& e) {
+      h->self->error(std::string("project hook failed for ") + (ref ? ref : "?") + ": " + e.what());
+    } catch (...) {
+      h->self->error(std::string("project hook failed for ") + (ref ? ref : "?"));
+    }
+  }
+
   alpaca_host* host_;
   const alpaca_host_api* api_;
   std::list<Bound> handlers_;  // stable addresses: the host keeps pointers to them
+  std::list<ProjectHook> project_hooks_;
 };
 
 // Base class for plugins written in C++. The constructor runs in create().

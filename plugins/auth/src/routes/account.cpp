@@ -57,8 +57,7 @@ void signup(Service& svc, alpaca::Request& req, alpaca::Response& res, const Cal
     throw AuthError(400, "phone_provider_disabled", "Phone signups are disabled");
   if (email.empty()) throw validation("To signup, please provide your email");
   if (!valid_email(email)) throw validation("Unable to validate email address: invalid format");
-  if (password.empty())
-    throw AuthError(422, "validation_failed", "Signup requires a valid password");
+  if (password.empty()) throw validation("Signup requires a valid password");
   check_password(password, svc.config().password_min_length);
   std::string hash = hash_password(password, svc.config().bcrypt_cost);
 
