@@ -38,6 +38,7 @@ Config Config::load(const alpaca::Host& host) {
   c.smtp.password = host.config("smtp_password", "");
   c.smtp.sender = host.config("smtp_sender", c.smtp.sender.c_str());
   c.smtp.tls = host.config("smtp_tls", c.smtp.tls.c_str());
+  c.smtp.ca_file = host.config("smtp_ca_file", "");
   if (c.smtp.tls != "none" && c.smtp.tls != "starttls" && c.smtp.tls != "tls")
     throw std::invalid_argument("auth.smtp_tls must be none, starttls or tls");
   c.smtp.timeout_ms = static_cast<int>(number(host, "smtp_timeout_ms", 10000, 100, 120000));

@@ -13,6 +13,7 @@ struct SmtpConfig {
   std::string user, password;
   std::string sender = "noreply@localhost";
   std::string tls = "starttls";  // none | starttls | tls
+  std::string ca_file;           // a CA (PEM) to trust besides the system's, for a private SMTP
   int timeout_ms = 10000;
 };
 

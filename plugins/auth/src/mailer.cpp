@@ -11,6 +11,8 @@
 
 #include <mutex>
 
+#include "tls_client.hpp"
+
 namespace auth {
 
 namespace {
@@ -29,16 +31,6 @@ const Template kTemplates[] = {
      "Follow this link to confirm the change of your email address:"},
 };
 
-Poco::Net::Context::Ptr client_context() {
-  static std::once_flag once;
-  static Poco::Net::Context::Ptr ctx;
-  std::call_once(once, [] {
-    Poco::Net::initializeSSL();
-    ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "",
-                                 Poco::Net::Context::VERIFY_RELAXED, 9, true);
-  });
-  return ctx;
-}
 }  // namespace
 
 Email make_email(const std::string& kind, const std::string& to, const std::string& link,
@@ -108,7 +100,8 @@ std::string Mailer::deliver(const Email& e) const {
         s.login(Poco::Net::SMTPClientSession::AUTH_LOGIN, smtp_.user, smtp_.password);
     };
     if (smtp_.tls == "tls") {
-      Poco::Net::SecureStreamSocket socket(client_context());
+      Poco::Net::SecureStreamSocket socket(tls_client_context(smtp_.ca_file));
+      socket.setPeerHostName(smtp_.host);  // the certificate must name the configured host
       socket.connect(address, timeout);
       socket.setReceiveTimeout(timeout);
       socket.setSendTimeout(timeout);
@@ -117,13 +110,11 @@ std::string Mailer::deliver(const Email& e) const {
       session.sendMessage(msg);
       session.close();
     } else if (smtp_.tls == "starttls") {
-      Poco::Net::StreamSocket socket;
-      socket.connect(address, timeout);
-      socket.setReceiveTimeout(timeout);
-      socket.setSendTimeout(timeout);
-      Poco::Net::SecureSMTPClientSession session(socket);
+      // Made from the host name, so the upgraded connection checks the certificate against it.
+      Poco::Net::SecureSMTPClientSession session(smtp_.host, static_cast<Poco::UInt16>(smtp_.port));
+      session.setTimeout(timeout);
       session.login();
-      if (!session.startTLS(client_context()))
+      if (!session.startTLS(tls_client_context(smtp_.ca_file)))
         return "the SMTP server does not offer STARTTLS (set auth.smtp_tls=none to send in clear)";
       if (!smtp_.user.empty())
         session.login(Poco::Net::SMTPClientSession::AUTH_LOGIN, smtp_.user, smtp_.password);
