@@ -23,7 +23,9 @@ const char* kCorsHeaders =
     "content-profile, x-upsert, x-supabase-api-version, accept, accept-language, "
     "content-language, cache-control, x-requested-with, x-retry-count";
 const char* kCorsMethods = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
-const char* kCorsExpose = "content-range, content-location, content-length, x-supabase-api-version";
+const char* kCorsExpose =
+    "content-range, content-location, content-length, x-supabase-api-version, x-sb-error-code, "
+    "x-total-count, link";
 
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(

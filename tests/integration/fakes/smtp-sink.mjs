@@ -1,5 +1,8 @@
 // A minimal SMTP server for tests: listens on 127.0.0.1 (port 0), accepts every message and keeps
-// it decoded in memory. Plain SMTP only (no STARTTLS): servers under test use ALPACA_AUTH_SMTP_TLS=none.
+// it decoded in memory. Plain SMTP by default (STARTTLS refused with 454): servers under test use
+// ALPACA_AUTH_SMTP_TLS=none. With { tls: 'starttls', key, cert } it offers STARTTLS in EHLO and
+// upgrades the connection (the client must EHLO again; plaintext pipelined after STARTTLS is
+// discarded); with { tls: 'implicit', key, cert } it speaks TLS from the first byte (SMTPS).
 //
 //   const sink = await startSmtpSink();
 //   ... ALPACA_AUTH_SMTP_HOST=127.0.0.1 ALPACA_AUTH_SMTP_PORT=sink.port ...
@@ -9,11 +12,18 @@
 //
 // A message: { from, to: [...], data (raw, dot-unstuffed), headers {lowercase name: value},
 // subject (RFC 2047 decoded), text (text/plain part decoded, else the HTML part), html (the
-// text/html part, or null), parts [{contentType, body}], session {helo, auth} , at (Date.now()) }.
-// sink.auth: every AUTH exchange as { mechanism, user, pass }. sink.sessions counts connections,
-// sink.commands records every command line (AUTH secrets replaced by "***").
+// text/html part, or null), parts [{contentType, body}], session {helo, auth, id, transcript},
+// secure (true when it came over TLS), tlsProtocol ('TLSv1.3', ... or null), at (Date.now()) }.
+// session.transcript lists the session's commands in order as { verb, secure } (STARTTLS, AUTH
+// and EHLO included), so a test can check that AUTH came after the upgrade.
+// sink.auth: every AUTH exchange as { mechanism, user, pass, secure, session }. sink.sessions
+// counts connections, sink.commands records every command line (AUTH secrets replaced by "***"),
+// sink.tlsErrors every failed TLS handshake as { session, stage: 'starttls' | 'implicit', message,
+// code } (a client refusing the certificate shows up here), sink.injected plaintext that followed
+// STARTTLS in the same packet (discarded, RFC 3207).
 // Node 20 built-ins only.
 import net from 'node:net';
+import tls from 'node:tls';
 
 const CRLF = '\r\n';
 
@@ -186,21 +196,33 @@ function parsePath(arg) {
 }
 
 /**
- * startSmtpSink({ host = '127.0.0.1', port = 0, failRcpt }) → sink
+ * startSmtpSink({ host = '127.0.0.1', port = 0, failRcpt, tls, key, cert }) → sink
  * failRcpt(address) → truthy to refuse that recipient with 550 (to test delivery failures).
+ * tls: undefined (plain; STARTTLS → 454), 'starttls' (EHLO offers STARTTLS, the socket is
+ * upgraded, a new EHLO is required before MAIL/AUTH) or 'implicit' (TLS from the first byte).
+ * key, cert: PEM (string or Buffer) of the sink's certificate, required with tls.
  */
 export function startSmtpSink(opts = {}) {
+  const mode = opts.tls ?? 'none';
+  if (!['none', 'starttls', 'implicit'].includes(mode)) throw new Error(`startSmtpSink: tls must be 'starttls' or 'implicit', not ${mode}`);
+  if (mode !== 'none' && !(opts.key && opts.cert)) throw new Error(`startSmtpSink: tls '${mode}' needs key and cert`);
+  const secureContext = mode === 'none' ? null : tls.createSecureContext({ key: opts.key, cert: opts.cert });
   const messages = [];
   const auth = [];
   const commands = [];
+  const tlsErrors = [];
+  const injected = [];
   const waiters = new Set();
   const sockets = new Set();
   const sink = {
     port: 0,
     host: opts.host ?? '127.0.0.1',
+    tls: mode,
     messages,
     auth,
     commands,
+    tlsErrors,
+    injected,
     sessions: 0,
     /** Messages to an address (case-insensitive). */
     messagesTo(addr) {
@@ -265,11 +287,25 @@ export function startSmtpSink(opts = {}) {
     },
   };
 
-  const server = net.createServer((socket) => {
+  const onConnection = (plainOrTls) => {
+    let socket = plainOrTls;
     sockets.add(socket);
-    sink.sessions++;
-    socket.setEncoding('latin1'); // bytes as-is; bodies are re-decoded as utf8 below
-    const session = { helo: null, auth: null, from: null, to: [], inData: false, data: '', authState: null };
+    const id = ++sink.sessions;
+    const session = {
+      id,
+      helo: null,
+      auth: null,
+      from: null,
+      to: [],
+      inData: false,
+      data: '',
+      authState: null,
+      secure: mode === 'implicit',
+      tlsProtocol: mode === 'implicit' ? socket.getProtocol() : null,
+      needHelo: false, // set by STARTTLS: the client must EHLO again (RFC 3207 4.2)
+      upgrading: false,
+      transcript: [],
+    };
     let buf = '';
     const reply = (s) => {
       if (!socket.destroyed) socket.write(s + CRLF);
@@ -294,7 +330,9 @@ export function startSmtpSink(opts = {}) {
         to: [...session.to],
         data,
         ...parsed,
-        session: { helo: session.helo, auth: session.auth },
+        session: { id, helo: session.helo, auth: session.auth, transcript: [...session.transcript] },
+        secure: session.secure,
+        tlsProtocol: session.tlsProtocol,
         at: Date.now(),
       };
       messages.push(msg);
@@ -314,14 +352,23 @@ export function startSmtpSink(opts = {}) {
       const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
       const arg = sp < 0 ? '' : line.slice(sp + 1);
       commands.push(verb === 'AUTH' ? `AUTH ${arg.split(' ')[0]} ***` : line);
+      session.transcript.push({ verb: verb === 'AUTH' ? `AUTH ${arg.split(' ')[0].toUpperCase()}` : verb, secure: session.secure });
+      if (session.needHelo && ['AUTH', 'MAIL', 'RCPT', 'DATA'].includes(verb))
+        return reply('503 5.5.1 EHLO/HELO first (the TLS session starts afresh)');
       switch (verb) {
-        case 'EHLO':
+        case 'EHLO': {
           session.helo = arg;
+          session.needHelo = false;
           reset();
-          socket.write(`250-smtp-sink greets ${arg || 'you'}${CRLF}250-8BITMIME${CRLF}250-SIZE 52428800${CRLF}250-AUTH PLAIN LOGIN${CRLF}250 HELP${CRLF}`);
+          const ext = ['8BITMIME', 'SIZE 52428800'];
+          if (mode === 'starttls' && !session.secure) ext.push('STARTTLS');
+          ext.push('AUTH PLAIN LOGIN', 'HELP');
+          socket.write(`250-smtp-sink greets ${arg || 'you'}${CRLF}${ext.map((e, i) => `250${i === ext.length - 1 ? ' ' : '-'}${e}${CRLF}`).join('')}`);
           return;
+        }
         case 'HELO':
           session.helo = arg;
+          session.needHelo = false;
           reset();
           return reply('250 smtp-sink');
         case 'AUTH': {
@@ -371,7 +418,11 @@ export function startSmtpSink(opts = {}) {
           reply('221 2.0.0 Bye');
           return socket.end();
         case 'STARTTLS':
-          return reply('454 4.7.0 TLS not available');
+          if (mode !== 'starttls') return reply('454 4.7.0 TLS not available');
+          if (session.secure) return reply('503 5.5.1 TLS already active');
+          if (arg) return reply('501 5.5.4 Syntax: STARTTLS');
+          reply('220 2.0.0 Ready to start TLS');
+          return upgrade();
         case '':
           return reply('500 5.5.2 Empty command');
         default:
@@ -382,7 +433,7 @@ export function startSmtpSink(opts = {}) {
     const finishPlain = (b64) => {
       // authzid \0 authcid \0 passwd
       const parts = Buffer.from(b64, 'base64').toString('utf8').split('\0');
-      const rec = { mechanism: 'PLAIN', user: parts[1] ?? '', pass: parts[2] ?? '', authzid: parts[0] ?? '' };
+      const rec = { mechanism: 'PLAIN', user: parts[1] ?? '', pass: parts[2] ?? '', authzid: parts[0] ?? '', secure: session.secure, session: id };
       auth.push(rec);
       session.auth = rec;
       session.authState = null;
@@ -399,15 +450,46 @@ export function startSmtpSink(opts = {}) {
         st.user = Buffer.from(line, 'base64').toString('utf8');
         return reply('334 UGFzc3dvcmQ6');
       }
-      const rec = { mechanism: 'LOGIN', user: st.user, pass: Buffer.from(line, 'base64').toString('utf8') };
+      const rec = { mechanism: 'LOGIN', user: st.user, pass: Buffer.from(line, 'base64').toString('utf8'), secure: session.secure, session: id };
       auth.push(rec);
       session.auth = rec;
       session.authState = null;
       reply('235 2.7.0 Authentication successful');
     };
 
-    socket.on('data', (chunk) => {
-      buf += chunk;
+    // STARTTLS: the plain socket becomes a server-side TLSSocket; the SMTP state is forgotten.
+    const upgrade = () => {
+      session.upgrading = true;
+      const plain = socket;
+      plain.removeListener('data', onData);
+      const secure = new tls.TLSSocket(plain, { isServer: true, secureContext });
+      sockets.add(secure);
+      socket = secure;
+      reset();
+      session.helo = null;
+      session.auth = null;
+      session.authState = null;
+      session.needHelo = true;
+      secure.on('secure', () => {
+        session.secure = true;
+        session.tlsProtocol = secure.getProtocol();
+      });
+      secure.on('data', onData);
+      let failed = false;
+      secure.on('error', (e) => {
+        failed = true;
+        tlsErrors.push({ session: id, stage: session.secure ? 'session' : 'starttls', message: e.message, code: e.code });
+      });
+      secure.on('close', () => {
+        sockets.delete(secure);
+        // a client that drops the connection without an alert (it refused the certificate)
+        if (!session.secure && !failed)
+          tlsErrors.push({ session: id, stage: 'starttls', message: 'connection closed during the TLS handshake', code: null });
+      });
+    };
+
+    const onData = (chunk) => {
+      buf += typeof chunk === 'string' ? chunk : chunk.toString('latin1'); // bytes as-is; bodies are re-decoded as utf8
       for (;;) {
         // lines end with CRLF; be lenient with a bare LF
         const i = buf.indexOf('\n');
@@ -420,12 +502,27 @@ export function startSmtpSink(opts = {}) {
         } catch (e) {
           reply(`451 4.3.0 sink error: ${e.message}`);
         }
+        if (session.upgrading) {
+          // whatever came with STARTTLS before the handshake is not trusted (command injection)
+          if (buf) injected.push({ session: id, text: buf });
+          buf = '';
+          session.upgrading = false;
+          return;
+        }
       }
-    });
+    };
+    socket.on('data', onData);
     socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => sockets.delete(plainOrTls));
     reply('220 smtp-sink ESMTP ready');
-  });
+  };
+
+  const server =
+    mode === 'implicit'
+      ? tls.createServer({ key: opts.key, cert: opts.cert }, onConnection)
+      : net.createServer(onConnection);
+  if (mode === 'implicit')
+    server.on('tlsClientError', (e) => tlsErrors.push({ session: null, stage: 'implicit', message: e.message, code: e.code }));
 
   return new Promise((resolve, reject) => {
     server.on('error', reject);
