@@ -172,21 +172,22 @@ void refresh_grant(Service& svc, alpaca::Response& res, const Caller& c,
                       " of user " + user_id + " revoked");
       throw AuthError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used");
     }
-  } else {
-    tx->exec("UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE id = $1",
-             {std::to_string(r->getValue<int64_t>("id"))});
   }
+  // Rotation in one round trip: the used token is revoked (a reuse inside the window leaves it
+  // as it is), its child is stored, the session is touched, and the user read.
   std::string fresh = random_token(32);
-  tx->exec(
-      "INSERT INTO auth.refresh_tokens (token, user_id, revoked, created_at, updated_at, parent, "
-      "session_id) VALUES ($1, $2, false, now(), now(), $3, $4::uuid)",
-      {sha256_hex(fresh), user_id, hash, session_id});
-  tx->exec(
-      "UPDATE auth.sessions SET refreshed_at = now() AT TIME ZONE 'utc', updated_at = now(), "
-      "user_agent = coalesce(nullif($2, ''), user_agent), ip = coalesce(nullif($3, '')::inet, ip) "
-      "WHERE id = $1::uuid",
-      {session_id, c.user_agent, c.ip});
-  auto user = svc.user_json(*tx, user_id);
+  auto user = tx->value(
+      "WITH revoked AS (UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() "
+      "WHERE id = $5::bigint AND NOT coalesce(revoked, false) RETURNING id), "
+      "child AS (INSERT INTO auth.refresh_tokens (token, user_id, revoked, created_at, "
+      "updated_at, parent, session_id) VALUES ($1, $2, false, now(), now(), $3, $4::uuid) "
+      "RETURNING id), "
+      "touched AS (UPDATE auth.sessions SET refreshed_at = now() AT TIME ZONE 'utc', "
+      "updated_at = now(), user_agent = coalesce(nullif($6, ''), user_agent), "
+      "ip = coalesce(nullif($7, '')::inet, ip) WHERE id = $4::uuid RETURNING id) "
+      "SELECT auth.alpaca_user_json(u)::text FROM auth.users u WHERE u.id = $2::uuid",
+      {sha256_hex(fresh), user_id, hash, session_id, std::to_string(r->getValue<int64_t>("id")),
+       c.user_agent, c.ip});
   if (!user) throw not_found;
   tx->commit();
   send_json(res, 200,
