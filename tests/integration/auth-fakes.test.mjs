@@ -7,12 +7,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { extractLink, extractLinks, extractOtp, startSmtpSink } from './fakes/smtp-sink.mjs';
 import { startOAuthProvider } from './fakes/oauth-provider.mjs';
+import { makeTestCerts } from './fakes/tls-certs.mjs';
 
 /** A scripted SMTP client: send(line) resolves with the full (possibly multi-line) reply. */
-function smtpClient(port) {
-  const sock = net.connect(port, '127.0.0.1');
+function smtpClient(port, sock = net.connect(port, '127.0.0.1'), { greeting = true } = {}) {
   let buf = '';
   const queue = [];
   const pump = () => {
@@ -25,16 +26,17 @@ function smtpClient(port) {
     }
   };
   sock.setEncoding('utf8');
-  sock.on('data', (d) => {
+  const onData = (d) => {
     buf += d;
     pump();
-  });
+  };
+  sock.on('data', onData);
   const next = () => new Promise((r) => {
     queue.push(r);
     pump();
   });
   return {
-    greeting: next(),
+    greeting: greeting ? next() : null,
     send(line) {
       sock.write(line + '\r\n');
       return next();
@@ -44,7 +46,28 @@ function smtpClient(port) {
     },
     next,
     close: () => sock.destroy(),
+    /** After a 220 to STARTTLS: the TLS handshake over this connection → a client on the TLSSocket. */
+    async upgrade(tlsOpts) {
+      sock.removeListener('data', onData);
+      const secure = tls.connect({ socket: sock, ...tlsOpts });
+      await new Promise((resolve, reject) => {
+        secure.once('secureConnect', resolve);
+        secure.once('error', reject);
+      });
+      const c = smtpClient(null, secure, { greeting: false }); // no new greeting after STARTTLS
+      c.socket = secure;
+      return c;
+    },
   };
+}
+
+/** MAIL/RCPT/DATA of one message on a client that has said EHLO. */
+async function deliverOn(c, { from, to, data }) {
+  assert.match(await c.send(`MAIL FROM:<${from}>`), /^250 /);
+  for (const t of [].concat(to)) assert.match(await c.send(`RCPT TO:<${t}>`), /^250 /);
+  assert.match(await c.send('DATA'), /^354 /);
+  c.raw(data.split('\r\n').map((l) => (l.startsWith('.') ? '.' + l : l)).join('\r\n') + '\r\n.\r\n');
+  assert.match(await c.next(), /^250 /);
 }
 
 async function deliver(port, { from, to, data, helo = 'EHLO client.test' }) {
@@ -234,6 +257,137 @@ function req(url, { method = 'GET', headers = {}, body } = {}) {
     r.end();
   });
 }
+
+describe('smtp sink over TLS (starttls, implicit)', () => {
+  let certs;
+  before(() => {
+    certs = makeTestCerts();
+  });
+  after(() => certs?.cleanup());
+
+  test('the default sink refuses STARTTLS (454) and does not offer it', async () => {
+    const sink = await startSmtpSink();
+    try {
+      const c = smtpClient(sink.port);
+      await c.greeting;
+      assert.doesNotMatch(await c.send('EHLO me.test'), /STARTTLS/);
+      assert.match(await c.send('STARTTLS'), /^454 /);
+      c.close();
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('starttls: offered in EHLO, upgrade, new EHLO required, AUTH and the message recorded as secure', async () => {
+    const sink = await startSmtpSink({ tls: 'starttls', key: certs.server.key, cert: certs.server.cert });
+    try {
+      const c = smtpClient(sink.port);
+      await c.greeting;
+      assert.match(await c.send('EHLO me.test'), /^250[- ]STARTTLS\r?$/m);
+      assert.match(await c.send('STARTTLS'), /^220 /);
+      const s = await c.upgrade({ ca: certs.ca.cert, servername: 'localhost' });
+      const protocol = s.socket.getProtocol();
+      assert.match(protocol, /^TLSv1\.[23]$/);
+      assert.match(await s.send('MAIL FROM:<a@alpaca.test>'), /^503 /, 'MAIL before the new EHLO');
+      const ehlo = await s.send('EHLO me.test');
+      assert.doesNotMatch(ehlo, /STARTTLS/, 'STARTTLS is not offered again');
+      assert.match(await s.send('STARTTLS'), /^503 /);
+      assert.match(await s.send(`AUTH PLAIN ${Buffer.from('\0u\0p').toString('base64')}`), /^235 /);
+      assert.match(await s.send('MAIL FROM:<a@alpaca.test>'), /^250 /);
+      assert.match(await s.send('RCPT TO:<tls@example.com>'), /^250 /);
+      assert.match(await s.send('DATA'), /^354 /);
+      s.raw('Subject: over TLS\r\n\r\nhello\r\n.\r\n');
+      assert.match(await s.next(), /^250 /);
+      assert.match(await s.send('QUIT'), /^221 /);
+      s.close();
+      const m = await sink.waitFor('tls@example.com', 2000);
+      assert.equal(m.secure, true);
+      assert.equal(m.tlsProtocol, protocol);
+      assert.equal(m.subject, 'over TLS');
+      assert.deepEqual(
+        m.session.transcript.map((x) => `${x.verb}${x.secure ? '+' : ''}`),
+        ['EHLO', 'STARTTLS', 'MAIL+', 'EHLO+', 'STARTTLS+', 'AUTH PLAIN+', 'MAIL+', 'RCPT+', 'DATA+'],
+      );
+      assert.deepEqual(sink.auth.map((a) => [a.user, a.secure]), [['u', true]]);
+      assert.deepEqual(sink.tlsErrors, []);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('starttls: plaintext pipelined after STARTTLS is discarded, not run inside TLS', async () => {
+    const sink = await startSmtpSink({ tls: 'starttls', key: certs.server.key, cert: certs.server.cert });
+    try {
+      const c = smtpClient(sink.port);
+      await c.greeting;
+      await c.send('EHLO me.test');
+      c.raw('STARTTLS\r\nMAIL FROM:<evil@x.test>\r\n');
+      assert.match(await c.next(), /^220 /);
+      const s = await c.upgrade({ ca: certs.ca.cert, servername: 'localhost' });
+      assert.match(await s.send('EHLO me.test'), /^250/);
+      assert.match(await s.send('RCPT TO:<x@example.com>'), /^503 /, 'the injected MAIL did not count');
+      s.close();
+      assert.deepEqual(sink.injected, [{ session: 1, text: 'MAIL FROM:<evil@x.test>\r\n' }]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('starttls: a client refusing the certificate shows up in tlsErrors; no message', async () => {
+    const sink = await startSmtpSink({ tls: 'starttls', key: certs.selfSigned.key, cert: certs.selfSigned.cert });
+    try {
+      const c = smtpClient(sink.port);
+      await c.greeting;
+      await c.send('EHLO me.test');
+      assert.match(await c.send('STARTTLS'), /^220 /);
+      await assert.rejects(c.upgrade({ ca: certs.ca.cert, servername: 'localhost' }), /self[- ]signed|verify/i);
+      for (let i = 0; i < 40 && !sink.tlsErrors.length; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(sink.tlsErrors.length, 1, JSON.stringify(sink.tlsErrors));
+      assert.equal(sink.tlsErrors[0].stage, 'starttls');
+      assert.equal(sink.messages.length, 0);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('implicit: TLS from the first byte; messages secure; an untrusting client is a tlsError', async () => {
+    const sink = await startSmtpSink({ tls: 'implicit', key: certs.server.key, cert: certs.server.cert });
+    try {
+      const sock = tls.connect({ port: sink.port, host: '127.0.0.1', ca: certs.ca.cert });
+      const c = smtpClient(null, sock);
+      assert.match(await c.greeting, /^220 /);
+      assert.doesNotMatch(await c.send('EHLO me.test'), /STARTTLS/);
+      await deliverOn(c, { from: 'a@alpaca.test', to: 'smtps@example.com', data: 'Subject: smtps\r\n\r\nhi' });
+      const m = await sink.waitFor('smtps@example.com', 2000);
+      assert.equal(m.secure, true);
+      assert.match(String(m.tlsProtocol), /^TLSv1\.[23]$/);
+      assert.ok(m.session.transcript.every((x) => x.secure));
+      c.close();
+      const bad = tls.connect({ port: sink.port, host: '127.0.0.1' }); // no CA: refuses the certificate
+      await new Promise((r) => bad.once('error', r));
+      for (let i = 0; i < 40 && !sink.tlsErrors.length; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(sink.tlsErrors.length, 1, JSON.stringify(sink.tlsErrors));
+      assert.equal(sink.tlsErrors[0].stage, 'implicit');
+      assert.equal(sink.messages.length, 1);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('a plain-mode message is not secure; tls without key/cert is refused', async () => {
+    const sink = await startSmtpSink();
+    try {
+      await deliver(sink.port, { from: 'a@alpaca.test', to: 'plain@example.com', data: 'Subject: p\r\n\r\nx' });
+      const m = await sink.waitFor('plain@example.com', 2000);
+      assert.equal(m.secure, false);
+      assert.equal(m.tlsProtocol, null);
+    } finally {
+      await sink.close();
+    }
+    assert.throws(() => startSmtpSink({ tls: 'starttls' }), /key and cert/);
+    assert.throws(() => startSmtpSink({ tls: 'ssl', key: 'k', cert: 'c' }), /tls must be/);
+  });
+});
 
 describe('oauth provider', () => {
   let p;

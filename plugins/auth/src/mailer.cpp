@@ -10,6 +10,7 @@
 #include <Poco/Net/SocketAddress.h>
 
 #include <mutex>
+#include <stdexcept>
 
 #include "tls_client.hpp"
 
@@ -115,9 +116,10 @@ std::string Mailer::deliver(const Email& e) const {
       session.setTimeout(timeout);
       session.login();
       if (!session.startTLS(tls_client_context(smtp_.ca_file)))
-        return "the SMTP server does not offer STARTTLS (set auth.smtp_tls=none to send in clear)";
-      if (!smtp_.user.empty())
-        session.login(Poco::Net::SMTPClientSession::AUTH_LOGIN, smtp_.user, smtp_.password);
+        throw std::runtime_error(
+            "the SMTP server does not offer STARTTLS (set auth.smtp_tls=none to send in clear)");
+      // The TLS session starts afresh (RFC 3207): EHLO again, with AUTH when configured.
+      login(session);
       session.sendMessage(msg);
       session.close();
     } else {

@@ -4,7 +4,10 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <memory>
+#include <semaphore>
+#include <thread>
 #include <stdexcept>
 
 namespace auth {
@@ -14,6 +17,20 @@ namespace {
 crypt_data& scratch() {
   thread_local auto data = std::make_unique<crypt_data>();
   return *data;
+}
+
+// bcrypt is pure CPU: running more at once than there are cores only time-slices them (and
+// evicts each one's 4 KiB S-boxes from the cache). Extra callers wait their turn.
+std::counting_semaphore<>& cores() {
+  static std::counting_semaphore<> s(std::max(1u, std::thread::hardware_concurrency()));
+  return s;
+}
+
+const char* crypt_on_a_core(const std::string& password, const char* setting, crypt_data& data) {
+  cores().acquire();
+  const char* out = crypt_rn(password.c_str(), setting, &data, sizeof data);
+  cores().release();
+  return out;
 }
 }  // namespace
 
@@ -27,7 +44,7 @@ std::string hash_password(const std::string& password, int cost) {
                         sizeof setting))
     throw std::runtime_error("bcrypt: cannot make a salt");
   crypt_data& data = scratch();
-  const char* out = crypt_rn(password.c_str(), setting, &data, sizeof data);
+  const char* out = crypt_on_a_core(password, setting, data);
   if (!out || out[0] == '*') throw std::runtime_error("bcrypt failed");
   return out;
 }
@@ -35,7 +52,7 @@ std::string hash_password(const std::string& password, int cost) {
 bool verify_password(const std::string& password, const std::string& hash) {
   if (hash.size() < 60 || hash[0] != '$' || hash[1] != '2') return false;
   crypt_data& data = scratch();
-  const char* out = crypt_rn(password.c_str(), hash.c_str(), &data, sizeof data);
+  const char* out = crypt_on_a_core(password, hash.c_str(), data);
   if (!out || out[0] == '*') return false;
   std::string computed(out);
   return computed.size() == hash.size() &&

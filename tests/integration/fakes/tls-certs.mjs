@@ -7,6 +7,8 @@
 //                  subjectAltName IP:127.0.0.1, DNS:localhost (CN 127.0.0.1)
 //   certs.selfSigned  { key, cert, ... }       self-signed, same names, chains to nothing trusted
 //   certs.wrongName   { key, cert, ... }       signed by the CA but for other.invalid only
+//   certs.issue(name, { cn, san })             another certificate from the CA, e.g.
+//                                              { cn: '192.0.2.2', san: 'IP:192.0.2.2' }
 //   certs.cleanup()                            removes the dir
 //
 // key and cert are the PEM texts (for tls.createSecureContext); the *File paths are for a
@@ -80,6 +82,7 @@ export function makeTestCerts({ dir } = {}) {
     server,
     selfSigned,
     wrongName,
+    issue: (name, names) => leaf(dir, name, names),
     cleanup() {
       fs.rmSync(dir, { recursive: true, force: true });
     },
