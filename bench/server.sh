@@ -29,10 +29,11 @@ start_server() { # plugins (ALPACA_PLUGINS)
   [ -n "$id" ] || { echo "server start or project creation failed" >&2; tail -20 "$dir/server.log" >&2; exit 1; }
 }
 
-# wrk -t2 -c32 for $dur seconds: prints a RESULT line on stderr, the req/s on stdout.
+# wrk -t2 -c32 for $dur seconds (plus $WRK_EXTRA): prints a RESULT line on stderr, the req/s on
+# stdout.
 wrk_run() { # name url lua
   local out rps lat errors
-  out=$(wrk -t2 -c32 -d"${dur}s" -s "$3" "$2")
+  out=$(wrk -t2 -c32 -d"${dur}s" ${WRK_EXTRA:-} -s "$3" "$2")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   lat=$(awk '/Latency/ {print $2; exit}' <<<"$out")
   errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ')

@@ -5,10 +5,11 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <memory>
-#include <semaphore>
-#include <thread>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace auth {
 
@@ -20,10 +21,34 @@ crypt_data& scratch() {
 }
 
 // bcrypt is pure CPU: running more at once than there are cores only time-slices them (and
-// evicts each one's 4 KiB S-boxes from the cache). Extra callers wait their turn.
-std::counting_semaphore<>& cores() {
-  static std::counting_semaphore<> s(std::max(1u, std::thread::hardware_concurrency()));
-  return s;
+// evicts each one's 4 KiB S-boxes from the cache). Extra callers wait their turn, first come
+// first served, so no sign-in waits much longer than the queue ahead of it.
+class CoreQueue {
+ public:
+  CoreQueue() : slots_(std::max(1u, std::thread::hardware_concurrency())) {}
+  void acquire() {
+    std::unique_lock lock(mu_);
+    uint64_t ticket = next_++;
+    turn_.wait(lock, [&] { return ticket < released_ + slots_; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu_);
+      ++released_;
+    }
+    turn_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable turn_;
+  uint64_t next_ = 0, released_ = 0;
+  const uint64_t slots_;
+};
+
+CoreQueue& cores() {
+  static CoreQueue q;
+  return q;
 }
 
 const char* crypt_on_a_core(const std::string& password, const char* setting, crypt_data& data) {
