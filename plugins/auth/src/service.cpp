@@ -100,26 +100,6 @@ Caller Service::caller(alpaca::Request& req) const {
   return c;
 }
 
-void Service::migrate(Tx& tx) {
-  // One migrator at a time per database; the lock ends with the transaction.
-  tx.exec("SELECT pg_advisory_xact_lock(7243011, 1)");
-  tx.exec("CREATE TABLE IF NOT EXISTS auth.schema_migrations (version varchar(255) PRIMARY KEY)");
-  for (const auto& [version, sql] : kMigrations) {
-    if (tx.value("SELECT 1 FROM auth.schema_migrations WHERE version = $1", {version})) continue;
-    try {
-      tx.exec_script(sql);
-    } catch (const DbError& e) {
-      if (e.sqlstate != "42501") throw;
-      // Projects made before the management role could create in schema auth.
-      throw DbError(std::string(e.what()) +
-                        "; as a superuser run: GRANT USAGE, CREATE ON SCHEMA auth TO alpaca_admin",
-                    e.sqlstate);
-    }
-    tx.exec("INSERT INTO auth.schema_migrations (version) VALUES ($1)", {version});
-    host_.info(std::string("auth: migrated the auth schema to ") + version);
-  }
-}
-
 std::unique_ptr<Tx> Service::begin(const std::string& ref) {
   ensure_schema(ref);
   return std::make_unique<Tx>(db_, ref);
@@ -127,18 +107,8 @@ std::unique_ptr<Tx> Service::begin(const std::string& ref) {
 
 void Service::ensure_schema(const std::string& ref) {
   if (!db_) throw AuthError(503, "unexpected_failure", "The auth service is starting");
-  bool known;
-  {
-    std::lock_guard lock(migrated_mu_);
-    known = migrated_.count(ref) > 0;
-  }
-  if (!known) {
-    auto tx = std::make_unique<Tx>(db_, ref);
-    migrate(*tx);
-    tx->commit();
-    std::lock_guard lock(migrated_mu_);
-    migrated_.insert(ref);
-  }
+  migrator_.ensure(db_, ref, kMigrations,
+                   [this](const std::string& line) { host_.info("auth: " + line); });
 }
 
 std::optional<std::string> Service::user_json(Tx& tx, const std::string& user_id) {

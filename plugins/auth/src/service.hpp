@@ -3,6 +3,7 @@
 // project's first use), sessions and tokens, email, and rate limits.
 #include <alpaca/plugin.hpp>
 #include <memory>
+#include <migrator.hpp>
 #include <mutex>
 #include <set>
 #include <string>
@@ -61,14 +62,12 @@ class Service {
   }
 
  private:
-  void migrate(Tx& tx);
   alpaca::Host& host_;
   Config config_;
   const alpaca_db_api* db_ = nullptr;
   std::unique_ptr<Mailer> mailer_;
   RateLimiter limiter_;
-  std::mutex migrated_mu_;
-  std::set<std::string> migrated_;
+  plugin_common::Migrator migrator_{"auth.schema_migrations", 1};
 };
 
 int64_t unix_now();

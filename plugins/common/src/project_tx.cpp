@@ -1,8 +1,8 @@
-#include "db.hpp"
+#include "project_tx.hpp"
 
 #include <libpq-fe.h>
 
-namespace auth {
+namespace plugin_common {
 
 Tx::Tx(const alpaca_db_api* db, const std::string& project_ref) : db_(db) {
   char err[512] = {0};
@@ -66,4 +66,4 @@ void Tx::commit() {
   if (db_->session_end(s, 1) != ALPACA_OK) throw DbError("commit failed", "");
 }
 
-}  // namespace auth
+}  // namespace plugin_common
