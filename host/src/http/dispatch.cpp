@@ -328,6 +328,10 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
     }
     if (raw_path.empty() || raw_path[0] != '/')
       return send_error(res, 400, "Malformed request path");
+    // Plugins get path parameters as C strings: an encoded NUL would silently cut them short.
+    if (raw_path.find("%00") != std::string::npos)
+      return send_error(res, 400, "Malformed request path",
+                        "The path contains an encoded NUL (%00)");
     Target target = resolve_target(app, http, raw_path);
     req.path = target.path;
     // Bodies larger than the limit are refused before any handler sees them.

@@ -186,7 +186,8 @@ alpaca_status res_write(alpaca_response* res, const void* data, size_t len) {
   if (res->finished) return ALPACA_ERR_STATE;
   try {
     if (!res->committed) {
-      res->http->setChunkedTransferEncoding(true);
+      // A length the handler announced (a file's size) is kept; otherwise chunked.
+      if (!res->http->hasContentLength()) res->http->setChunkedTransferEncoding(true);
       res->stream = &res->http->send();
       res->committed = true;
     }

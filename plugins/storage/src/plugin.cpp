@@ -11,6 +11,7 @@ class StoragePlugin : public alpaca::Plugin {
  public:
   explicit StoragePlugin(alpaca::Host& host) : Plugin(host), service_(host) {
     add_bucket_routes(host, service_);
+    add_object_routes(host, service_);
     add_management_routes(host, service_);
     host.on_project_created([this](const std::string& ref) { service_.ensure_schema(ref); });
   }

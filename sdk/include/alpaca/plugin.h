@@ -185,7 +185,8 @@ typedef struct alpaca_host_api {
   alpaca_status (*response_header)(alpaca_response* res, const char* name, const char* value);
   /* Sends a complete body with Content-Length (copied). Ends the response. */
   alpaca_status (*response_send)(alpaca_response* res, const void* data, size_t len);
-  /* Streams part of a body (chunked). Call response_end() when done. */
+  /* Streams part of a body: chunked, or with the Content-Length the handler set through
+   * response_header (it must then write exactly that many bytes). Call response_end() when done. */
   alpaca_status (*response_write)(alpaca_response* res, const void* data, size_t len);
   alpaca_status (*response_end)(alpaca_response* res);
   /* Sends a file from disk (path borrowed) with its length; content_type may be NULL. */
