@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "errors.hpp"
+#include "json.hpp"
 
 namespace auth {
 
@@ -38,17 +39,6 @@ bool boolean(const Poco::JSON::Object& o, const std::string& k, bool fallback) {
   if (!o.has(k) || o.isNull(k)) return fallback;
   auto v = o.get(k);
   return v.type() == typeid(bool) ? v.extract<bool>() : fallback;
-}
-
-Poco::JSON::Object::Ptr parse_object(const std::string& text) {
-  Poco::JSON::Parser p;
-  return p.parse(text).extract<Poco::JSON::Object::Ptr>();
-}
-
-std::string stringify(const Poco::Dynamic::Var& v) {
-  std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(v, out);
-  return out.str();
 }
 
 void fill_presets(ProjectSettings& s) {
@@ -202,7 +192,7 @@ std::string ProjectSettings::public_settings_json() const {
   out.set("phone_autoconfirm", false);
   out.set("sms_provider", "");
   out.set("saml_enabled", false);
-  return stringify(out);
+  return to_text(out);
 }
 
 bool ProjectSettings::redirect_allowed(const std::string& url) const {
@@ -317,7 +307,7 @@ ProjectSettings patch_settings(Tx& tx, const Poco::JSON::Object& patch) {
       "INSERT INTO auth.alpaca_settings (id, settings, secrets, updated_at) "
       "VALUES (true, $1::jsonb, $2::jsonb, now()) ON CONFLICT (id) DO UPDATE "
       "SET settings = EXCLUDED.settings, secrets = EXCLUDED.secrets, updated_at = now()",
-      {stringify(s), stringify(k)});
+      {to_text(s), to_text(k)});
   return result;
 }
 

@@ -18,15 +18,6 @@ const std::string& decoy_hash(int cost) {
   return h;
 }
 
-std::string redirect_param(alpaca::Request& req, const Poco::JSON::Object& body) {
-  if (const char* q = req.query("redirect_to")) return q;
-  std::string r = str_field(body, "redirect_to");
-  if (r.empty() && body.has("options") &&
-      body.get("options").type() == typeid(Poco::JSON::Object::Ptr))
-    r = str_field(*body.getObject("options"), "email_redirect_to");
-  return r;
-}
-
 // GoTrue's answer to a signup for a confirmed address when confirmations are on: a user that
 // looks real but is not, so the answer tells nothing about who has an account.
 std::string obfuscated_user(const std::string& email, const std::string& data) {
@@ -331,17 +322,12 @@ void apply_email_change(Tx& tx, const std::string& user_id, const std::string& e
 }
 
 void add_account_routes(alpaca::Host& host, Service& svc) {
-  using namespace std::placeholders;
-  auto bind = [&svc](void (*fn)(Service&, alpaca::Request&, alpaca::Response&, const Caller&)) {
-    return
-        [&svc, fn](alpaca::Request& q, alpaca::Response& r, const Caller& c) { fn(svc, q, r, c); };
-  };
-  gotrue_route(host, svc, "GET", "/settings", bind(settings));
-  gotrue_route(host, svc, "POST", "/signup", bind(signup));
-  gotrue_route(host, svc, "POST", "/token", bind(token));
-  gotrue_route(host, svc, "POST", "/logout", bind(logout));
-  gotrue_route(host, svc, "GET", "/user", bind(get_user));
-  gotrue_route(host, svc, "PUT", "/user", bind(put_user));
+  gotrue_route(host, svc, "GET", "/settings", settings);
+  gotrue_route(host, svc, "POST", "/signup", signup);
+  gotrue_route(host, svc, "POST", "/token", token);
+  gotrue_route(host, svc, "POST", "/logout", logout);
+  gotrue_route(host, svc, "GET", "/user", get_user);
+  gotrue_route(host, svc, "PUT", "/user", put_user);
 }
 
 }  // namespace auth

@@ -287,28 +287,20 @@ void mgmt_patch_providers(Service& svc, alpaca::Request& req, alpaca::Response& 
 }  // namespace
 
 void add_admin_routes(alpaca::Host& host, Service& svc) {
-  auto bind = [&svc](void (*fn)(Service&, alpaca::Request&, alpaca::Response&, const Caller&)) {
-    return
-        [&svc, fn](alpaca::Request& q, alpaca::Response& r, const Caller& c) { fn(svc, q, r, c); };
-  };
-  gotrue_route(host, svc, "GET", "/admin/users", bind(admin_list));
-  gotrue_route(host, svc, "POST", "/admin/users", bind(admin_create));
-  gotrue_route(host, svc, "GET", "/admin/users/:uid", bind(admin_get));
-  gotrue_route(host, svc, "PUT", "/admin/users/:uid", bind(admin_put));
-  gotrue_route(host, svc, "DELETE", "/admin/users/:uid", bind(admin_delete));
-  gotrue_route(host, svc, "POST", "/admin/generate_link", bind(generate_link));
+  gotrue_route(host, svc, "GET", "/admin/users", admin_list);
+  gotrue_route(host, svc, "POST", "/admin/users", admin_create);
+  gotrue_route(host, svc, "GET", "/admin/users/:uid", admin_get);
+  gotrue_route(host, svc, "PUT", "/admin/users/:uid", admin_put);
+  gotrue_route(host, svc, "DELETE", "/admin/users/:uid", admin_delete);
+  gotrue_route(host, svc, "POST", "/admin/generate_link", generate_link);
 }
 
 void add_management_routes(alpaca::Host& host, Service& svc) {
-  auto bind = [&svc](void (*fn)(Service&, alpaca::Request&, alpaca::Response&, const Caller&)) {
-    return
-        [&svc, fn](alpaca::Request& q, alpaca::Response& r, const Caller& c) { fn(svc, q, r, c); };
-  };
-  management_route(host, svc, "GET", "/users", bind(mgmt_list));
-  management_route(host, svc, "POST", "/users", bind(mgmt_create));
-  management_route(host, svc, "DELETE", "/users/:uid", bind(mgmt_delete));
-  management_route(host, svc, "GET", "/providers", bind(mgmt_get_providers));
-  management_route(host, svc, "PATCH", "/providers", bind(mgmt_patch_providers));
+  management_route(host, svc, "GET", "/users", mgmt_list);
+  management_route(host, svc, "POST", "/users", mgmt_create);
+  management_route(host, svc, "DELETE", "/users/:uid", mgmt_delete);
+  management_route(host, svc, "GET", "/providers", mgmt_get_providers);
+  management_route(host, svc, "PATCH", "/providers", mgmt_patch_providers);
 }
 
 }  // namespace auth

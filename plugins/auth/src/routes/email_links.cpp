@@ -13,15 +13,6 @@ namespace auth {
 
 namespace {
 
-std::string redirect_param(alpaca::Request& req, const Poco::JSON::Object& body) {
-  if (const char* q = req.query("redirect_to")) return q;
-  std::string r = str_field(body, "redirect_to");
-  if (r.empty() && body.has("options") &&
-      body.get("options").type() == typeid(Poco::JSON::Object::Ptr))
-    r = str_field(*body.getObject("options"), "email_redirect_to");
-  return r;
-}
-
 std::string required_email(const Poco::JSON::Object& body) {
   std::string email = normalize_email(str_field(body, "email"));
   if (email.empty()) throw validation("An email address is required");
@@ -205,16 +196,12 @@ void verify_get(Service& svc, alpaca::Request& req, alpaca::Response& res, const
 }  // namespace
 
 void add_email_link_routes(alpaca::Host& host, Service& svc) {
-  auto bind = [&svc](void (*fn)(Service&, alpaca::Request&, alpaca::Response&, const Caller&)) {
-    return
-        [&svc, fn](alpaca::Request& q, alpaca::Response& r, const Caller& c) { fn(svc, q, r, c); };
-  };
-  gotrue_route(host, svc, "POST", "/recover", bind(recover));
-  gotrue_route(host, svc, "POST", "/otp", bind(otp));
-  gotrue_route(host, svc, "POST", "/magiclink", bind(otp));
-  gotrue_route(host, svc, "POST", "/resend", bind(resend));
-  gotrue_route(host, svc, "POST", "/verify", bind(verify_post));
-  gotrue_route(host, svc, "GET", "/verify", bind(verify_get), ALPACA_ROUTE_ANONYMOUS);
+  gotrue_route(host, svc, "POST", "/recover", recover);
+  gotrue_route(host, svc, "POST", "/otp", otp);
+  gotrue_route(host, svc, "POST", "/magiclink", otp);
+  gotrue_route(host, svc, "POST", "/resend", resend);
+  gotrue_route(host, svc, "POST", "/verify", verify_post);
+  gotrue_route(host, svc, "GET", "/verify", verify_get, ALPACA_ROUTE_ANONYMOUS);
 }
 
 }  // namespace auth

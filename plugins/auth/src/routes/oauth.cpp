@@ -425,12 +425,8 @@ void pkce_grant(Service& svc, alpaca::Request&, alpaca::Response& res, const Cal
 }
 
 void add_oauth_routes(alpaca::Host& host, Service& svc) {
-  auto bind = [&svc](void (*fn)(Service&, alpaca::Request&, alpaca::Response&, const Caller&)) {
-    return
-        [&svc, fn](alpaca::Request& q, alpaca::Response& r, const Caller& c) { fn(svc, q, r, c); };
-  };
-  gotrue_route(host, svc, "GET", "/authorize", bind(authorize), ALPACA_ROUTE_ANONYMOUS);
-  gotrue_route(host, svc, "GET", "/callback", bind(callback), ALPACA_ROUTE_ANONYMOUS);
+  gotrue_route(host, svc, "GET", "/authorize", authorize, ALPACA_ROUTE_ANONYMOUS);
+  gotrue_route(host, svc, "GET", "/callback", callback, ALPACA_ROUTE_ANONYMOUS);
 }
 
 }  // namespace auth

@@ -5,11 +5,13 @@
 
 #include "../db.hpp"
 #include "../errors.hpp"
+#include "../json.hpp"
 #include "../service.hpp"
 
 namespace auth {
 
-using AuthHandler = std::function<void(alpaca::Request&, alpaca::Response&, const Caller&)>;
+// Every handler gets the service, the request, the response and who is calling.
+using AuthHandler = void (*)(Service&, alpaca::Request&, alpaca::Response&, const Caller&);
 
 inline void gotrue_route(alpaca::Host& host, Service& svc, const char* method, const char* path,
                          AuthHandler fn, uint32_t flags = 0) {
@@ -22,7 +24,7 @@ inline void gotrue_route(alpaca::Host& host, Service& svc, const char* method, c
       [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
         try {
           Caller c = svc.caller(req);
-          fn(req, res, c);
+          fn(svc, req, res, c);
         } catch (const AuthError& e) {
           if (!res.done()) send_error(req, res, e);
         } catch (const DbError& e) {
@@ -32,6 +34,16 @@ inline void gotrue_route(alpaca::Host& host, Service& svc, const char* method, c
         }
       },
       flags);
+}
+
+// redirect_to: the query (as supabase-js sends it), the body, or options.email_redirect_to.
+inline std::string redirect_param(alpaca::Request& req, const Poco::JSON::Object& body) {
+  if (const char* q = req.query("redirect_to")) return q;
+  std::string r = str_field(body, "redirect_to");
+  if (r.empty() && body.has("options") &&
+      body.get("options").type() == typeid(Poco::JSON::Object::Ptr))
+    r = str_field(*body.getObject("options"), "email_redirect_to");
+  return r;
 }
 
 inline void send_json(alpaca::Response& res, int status, const std::string& body) {
@@ -51,7 +63,7 @@ inline void management_route(alpaca::Host& host, Service& svc, const char* metho
                  c.ref = p->ref;
                  c.server_url = p->server_url;
                  c.ip = std::string(req.client_address());
-                 fn(req, res, c);
+                 fn(svc, req, res, c);
                } catch (const AuthError& e) {
                  if (!res.done()) res.error(e.status, e.what(), e.code);
                } catch (const DbError& e) {
