@@ -181,3 +181,29 @@ test('RLS decides who may upload and read', async () => {
   r = await upload('private/anon2.txt', Buffer.from('x'), { key: anon });
   assert.equal(r.status, 403, fmt(r));
 });
+
+test('list: one level of the tree, folders with id null, search, sort, paging, RLS', async () => {
+  await call('POST', '/bucket', { body: { name: 'tree' } });
+  for (const p of ['a.txt', 'b.txt', 'docs/one.md', 'docs/two.md', 'docs/deep/three.md', 'pics/x.png'])
+    assert.equal((await upload(`tree/${p}`, Buffer.from(p), { type: 'text/plain' })).status, 200);
+  const list = (body, key = service) => call('POST', '/object/list/tree', { key, body });
+  let r = await list({ prefix: '' });
+  assert.equal(r.status, 200, fmt(r));
+  assert.deepEqual(r.json.map((e) => [e.name, e.id === null]), [
+    ['a.txt', false], ['b.txt', false], ['docs', true], ['pics', true],
+  ]);
+  const file = r.json[0];
+  assert.equal(file.metadata.size, 5);
+  assert.equal(file.metadata.mimetype, 'text/plain');
+  assert.deepEqual(Object.keys(r.json[2]).sort(), ['created_at', 'id', 'last_accessed_at', 'metadata', 'name', 'updated_at']);
+  r = await list({ prefix: 'docs' });
+  assert.deepEqual(r.json.map((e) => e.name), ['deep', 'one.md', 'two.md']);
+  r = await list({ prefix: 'docs/', search: 'T' });
+  assert.deepEqual(r.json.map((e) => e.name), ['two.md']);
+  r = await list({ prefix: '', limit: 2, offset: 1, sortBy: { column: 'name', order: 'desc' } });
+  assert.deepEqual(r.json.map((e) => e.name), ['docs', 'b.txt']);
+  r = await list({ prefix: '', sortBy: { column: 'name; drop table x', order: 'asc' } });
+  assert.equal(r.status, 400, fmt(r));
+  r = await list({ prefix: '' }, anon);
+  assert.deepEqual(r.json, [], 'anon sees nothing without a policy');
+});

@@ -12,6 +12,7 @@ class StoragePlugin : public alpaca::Plugin {
   explicit StoragePlugin(alpaca::Host& host) : Plugin(host), service_(host) {
     add_bucket_routes(host, service_);
     add_object_routes(host, service_);
+    add_list_routes(host, service_);
     add_management_routes(host, service_);
     host.on_project_created([this](const std::string& ref) { service_.ensure_schema(ref); });
   }

@@ -27,6 +27,7 @@ inline void storage_route(alpaca::Host& host, Service& svc, const char* method, 
 
 void add_bucket_routes(alpaca::Host& host, Service& svc);
 void add_object_routes(alpaca::Host& host, Service& svc);
+void add_list_routes(alpaca::Host& host, Service& svc);
 void add_management_routes(alpaca::Host& host, Service& svc);
 
 }  // namespace storage
