@@ -1,11 +1,17 @@
 // Test plugin that exercises the ABI end to end: every scope, params, query, streamed bodies,
-// the caller identity, and the host's alpaca.db interface (role, claims, RLS).
+// the caller identity, the host's alpaca.db interface (role, claims, RLS) and file bodies sent
+// with response_send_fd.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <alpaca/plugin.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -175,6 +181,26 @@ class Probe : public alpaca::Plugin {
       for (size_t n; (n = req.read(buf, sizeof buf)) > 0;) total += n;
       res.json(200, "{\"bytes\":" + std::to_string(total) + "}");
     });
+    // response_send_fd (minor 2). A file of `size` bytes (byte i is pattern(i)), made once in
+    // the data dir; `length` bytes of it from `offset` (default: to the end) go out with
+    // send_fd, on an fd of this request whose offset is set elsewhere first (send_fd must not
+    // move it). range=1: 206 with Content-Range; cl=N: a wrong Content-Length set first;
+    // fd=N: that fd instead; twice=1: send_fd again after; via=write: the body through
+    // response_write instead (the path before send_fd, for comparison). GET /probe/sendfd/stats
+    // counts the outcomes.
+    host.route(ALPACA_SCOPE_PUBLIC, "GET", "/probe/sendfd",
+               [this](Request& req, Response& res) { send_fd(req, res); });
+    host.route(ALPACA_SCOPE_PUBLIC, "GET", "/probe/sendfd/stats", [this](Request&, Response& res) {
+      res.json(200, "{\"ok\":" + std::to_string(fd_ok_.load()) +
+                        ",\"failed\":" + std::to_string(fd_failed_.load()) +
+                        ",\"offset_moved\":" + std::to_string(fd_offset_moved_.load()) +
+                        ",\"second_status\":" + std::to_string(fd_second_status_.load()) + "}");
+    });
+  }
+
+  // The byte at position i of every /probe/sendfd file (tests compute the same).
+  static unsigned char pattern(uint64_t i) {
+    return static_cast<unsigned char>((static_cast<uint32_t>(i) * 2654435761u) >> 24);
   }
 
   // "probe.counter" v1: a table other plugins get through the host (see probe_client.cpp).
@@ -199,7 +225,92 @@ class Probe : public alpaca::Plugin {
     return Session(db_, s);
   }
 
+  static uint64_t number(const char* s, uint64_t fallback) {
+    return s ? std::strtoull(s, nullptr, 10) : fallback;
+  }
+
+  // The path of the pattern file of `size` bytes, written on first use.
+  std::string pattern_file(uint64_t size) {
+    std::string path = host().data_dir();
+    path += "/probe-sendfd-";
+    path += std::to_string(size);
+    std::lock_guard<std::mutex> lock(files_mutex_);
+    if (files_.count(size)) return path;
+    std::string tmp = path;
+    tmp += ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) throw HttpError(500, "cannot create the pattern file", tmp);
+    std::string buf;
+    for (uint64_t at = 0; at < size;) {
+      buf.clear();
+      for (; buf.size() < 65536 && at < size; ++at) buf += static_cast<char>(pattern(at));
+      if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
+        ::close(fd);
+        throw HttpError(500, "cannot write the pattern file", tmp);
+      }
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+      throw HttpError(500, "cannot rename the pattern file", path);
+    files_.insert(size);
+    return path;
+  }
+
+  void send_fd(Request& req, Response& res) {
+    const uint64_t size = number(req.query("size"), 0);
+    const uint64_t offset = number(req.query("offset"), 0);
+    const uint64_t length = number(req.query("length"), size > offset ? size - offset : 0);
+    const std::string path = pattern_file(size);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw HttpError(500, "cannot open the pattern file", path);
+    std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+    const off_t mark = static_cast<off_t>(size / 3 + 1);  // where send_fd must leave it
+    ::lseek(fd, mark, SEEK_SET);
+
+    res.header("Content-Type", "application/octet-stream");
+    std::string etag = "\"probe-";
+    etag += std::to_string(size);
+    etag += '"';
+    res.header("ETag", etag);
+    if (const char* cl = req.query("cl")) res.header("Content-Length", cl);
+    if (req.query("range")) {
+      res.status(206);
+      std::string range = "bytes ";
+      range += std::to_string(offset);
+      range += '-';
+      range += std::to_string(offset + length - 1);
+      range += '/';
+      range += std::to_string(size);
+      res.header("Content-Range", range);
+    }
+    if (const char* via = req.query("via"); via && std::string_view(via) == "write") {
+      res.header("Content-Length", std::to_string(length));
+      char buf[65536];
+      for (uint64_t at = offset, left = length; left > 0;) {
+        ssize_t n = ::pread(fd, buf, std::min<uint64_t>(left, sizeof buf), static_cast<off_t>(at));
+        if (n <= 0) throw HttpError(500, "pread failed");
+        res.write(std::string_view(buf, static_cast<size_t>(n)));
+        at += static_cast<uint64_t>(n);
+        left -= static_cast<uint64_t>(n);
+      }
+      return res.end();
+    }
+    const int use = req.query("fd") ? std::atoi(req.query("fd")) : fd;
+    if (res.send_fd(use, offset, length))
+      ++fd_ok_;
+    else
+      ++fd_failed_;
+    if (req.query("twice"))
+      fd_second_status_ = host().api()->response_send_fd(res.raw(), fd, 0, size);
+    if (::lseek(fd, 0, SEEK_CUR) != mark) ++fd_offset_moved_;
+    if (!res.done()) res.json(400, "{\"sent\":false}");
+  }
+
   const alpaca_db_api* db_ = nullptr;
+  std::mutex files_mutex_;
+  std::set<uint64_t> files_;
+  std::atomic<int64_t> fd_ok_{0}, fd_failed_{0}, fd_offset_moved_{0};
+  std::atomic<int> fd_second_status_{-1};
   ProbeCounter counter_table_{sizeof(ProbeCounter), &Probe::next, nullptr};
   std::atomic<int64_t> counter_{0};
 };

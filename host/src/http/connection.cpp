@@ -47,6 +47,7 @@ class Session : public Poco::Net::HTTPServerSession {
     if (requests_left_ > 0) --requests_left_;
     return buffered() > 0 || readable(keep_alive_timeout_);
   }
+  int read_direct(char* buf, std::streamsize n) { return read(buf, n); }
   // Hides HTTPServerSession's, whose counter more_requests() leaves alone.
   bool canKeepAlive() const { return requests_left_ != 0; }
 
@@ -113,6 +114,16 @@ void drain_before_close(Poco::Net::StreamSocket& socket) {
 
 }  // namespace
 
+int64_t read_from_session(Poco::Net::HTTPServerSession& session, char* buf, size_t n) {
+  auto* ours = dynamic_cast<Session*>(&session);
+  if (!ours) return -1;
+  try {
+    return ours->read_direct(buf, static_cast<std::streamsize>(std::min<size_t>(n, 1 << 30)));
+  } catch (const Poco::Exception&) {
+    return -1;
+  }
+}
+
 Connection::Connection(const Poco::Net::StreamSocket& socket, ConnectionFactory& factory)
     : TCPServerConnection(socket), factory_(factory) {
   factory_.stopped_event_ += Poco::delegate(this, &Connection::on_server_stopped);
@@ -133,6 +144,11 @@ void Connection::run() {
   App& app = factory_.app_;
   const Poco::Net::HTTPServerParams& params = *factory_.params_;
   const std::string server = params.getSoftwareVersion();
+  // A client that stops reading must not hold this thread forever (sendfile and every write).
+  try {
+    socket().setSendTimeout(params.getTimeout());
+  } catch (const Poco::Exception&) {
+  }
   Session session(socket(), factory_.params_);
   while (!stopped_ && session.more_requests()) {
     Poco::FastMutex::ScopedLock lock(mutex_);

@@ -5,6 +5,7 @@
 #include <Poco/BasicEvent.h>
 #include <Poco/Mutex.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/TCPServerConnection.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 
@@ -28,6 +29,11 @@ class Connection : public Poco::Net::TCPServerConnection {
   std::atomic<bool> stopped_{false};
   Poco::FastMutex mutex_;  // held while a request is read and answered
 };
+
+// Reads up to n bytes straight from the connection behind `session`: what it has buffered, else
+// one recv of up to n bytes (Poco's body streams read 4 KiB at a time). -1 on a socket error or
+// when the session is not one of ours; 0 when the client has closed.
+int64_t read_from_session(Poco::Net::HTTPServerSession& session, char* buf, size_t n);
 
 class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
  public:

@@ -73,4 +73,9 @@ void send_json(alpaca_response& res, int status, const std::string& body);
 // is small enough to copy (Poco's sendBuffer goes out in 4 KiB pieces: a syscall and a packet
 // each).
 void send_whole(alpaca_response& res, const void* data, size_t len);
+// response_send_fd: the status line and headers with Content-Length = length, then `length`
+// bytes of `fd` from `offset` with sendfile(2) (pread + the Poco stream without a socket). The
+// fd is borrowed and its offset left alone. After a failure once the head is out, keep-alive is
+// off: the client sees a short body and the connection closes.
+alpaca_status send_fd(alpaca_response& res, int fd, uint64_t offset, uint64_t length);
 }  // namespace alpaca

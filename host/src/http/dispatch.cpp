@@ -131,9 +131,18 @@ void no_route(alpaca_request& req, alpaca_response& res, const RouteMatch& m) {
 }
 
 void call(RouteMatch& m, alpaca_request& req, alpaca_response& res) {
+  if (m.route->flags & ALPACA_ROUTE_OWN_BODY_LIMIT) req.body_limit = INT64_MAX;
   req.fill_caller_view();
   req.params = std::move(m.params);
   m.route->handler(m.route->user, &req, &res);
+}
+
+// Whether the route a request goes to reads bodies of any size (ALPACA_ROUTE_OWN_BODY_LIMIT).
+bool owns_body_limit(App& app, const Target& target, const alpaca_request& req) {
+  auto scope =
+      target.scope == ALPACA_SCOPE_PROJECT ? ALPACA_SCOPE_PROJECT : ALPACA_SCOPE_MANAGEMENT;
+  auto m = app.router().match(scope, req.method, req.path);
+  return m.route && (m.route->flags & ALPACA_ROUTE_OWN_BODY_LIMIT);
 }
 
 // Per-project APIs: CORS, the project, then apikey / Bearer JWTs verified with its secret.
@@ -334,8 +343,10 @@ void dispatch(App& app, Poco::Net::HTTPServerRequest& http, Poco::Net::HTTPServe
                         "The path contains an encoded NUL (%00)");
     Target target = resolve_target(app, http, raw_path);
     req.path = target.path;
-    // Bodies larger than the limit are refused before any handler sees them.
-    if (http.hasContentLength() && http.getContentLength64() > req.body_limit)
+    // Bodies larger than the limit are refused before any handler sees them, unless the route
+    // enforces its own limit (uploads).
+    if (http.hasContentLength() && http.getContentLength64() > req.body_limit &&
+        !owns_body_limit(app, target, req))
       return send_error(res, 413, "Request body too large",
                         "The limit is " + std::to_string(req.body_limit) + " bytes");
     if (target.scope == ALPACA_SCOPE_PROJECT) return serve_project(app, target.ref, req, res);

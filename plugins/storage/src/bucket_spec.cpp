@@ -64,7 +64,7 @@ BucketSpec parse_bucket_spec(const Poco::JSON::Object& body, bool creating) {
     if (s.id.empty()) s.id = s.name;
     if (s.name.empty()) throw StorageError(400, "InvalidRequest", "A bucket name is required");
     if (!valid_bucket_name(s.name) || !valid_bucket_name(s.id))
-      throw StorageError(400, "InvalidBucketName",
+      throw StorageError(400, "Invalid Input", "Bucket name invalid",
                          "Bucket names are 1-100 of letters, digits, spaces and _.-!*'()&$@=;:+,?, "
                          "not starting with '.'");
   }

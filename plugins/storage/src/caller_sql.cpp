@@ -1,5 +1,7 @@
 #include "caller_sql.hpp"
 
+#include <project_tx.hpp>
+
 #include "errors.hpp"
 
 namespace storage {
@@ -29,6 +31,23 @@ Row caller_statement(const alpaca_db_api* db, alpaca::Request& req, const std::s
   }
   db->result_free(r);
   return row;
+}
+
+RunSql as_caller(const alpaca_db_api* db, alpaca::Request& req) {
+  return [db, &req](const char* sql, const Params& params) -> std::optional<std::string> {
+    Row r = caller_statement(db, req, sql, params);
+    if (!r.found || r.value.empty()) return std::nullopt;  // no row, or NULL
+    return r.value;
+  };
+}
+
+RunSql as_admin(const alpaca_db_api* db, const std::string& ref) {
+  return [db, ref](const char* sql, const Params& params) {
+    plugin_common::Tx tx(db, ref);
+    auto v = tx.value(sql, params);
+    tx.commit();
+    return v;
+  };
 }
 
 }  // namespace storage

@@ -1,5 +1,6 @@
 #pragma once
-// Supabase Storage's errors: {"statusCode": "<status>", "error", "message"} plus our "detail".
+// Supabase Storage's errors: {"statusCode": "<status>", "code", "error", "message"} plus our
+// "detail".
 #include <alpaca/plugin.hpp>
 #include <stdexcept>
 #include <string>
@@ -7,11 +8,19 @@
 namespace storage {
 
 struct StorageError : std::runtime_error {
-  StorageError(int status, std::string error, const std::string& message)
-      : std::runtime_error(message), status(status), error(std::move(error)) {}
+  StorageError(int status, std::string error, const std::string& message, std::string detail = {})
+      : std::runtime_error(message),
+        status(status),
+        error(std::move(error)),
+        detail(std::move(detail)) {}
   int status;
-  std::string error;  // Supabase's short name: "Bucket not found", "Duplicate", "Unauthorized"
+  std::string error;   // Supabase's short name: "Bucket not found", "Duplicate", "Unauthorized"
+  std::string detail;  // more than Supabase's message says ("" → the message)
 };
+
+// Supabase's machine-readable `code` for an error name ("not_found" → "NoSuchKey"); storage-js
+// exposes it as error.code (exists() looks for NoSuchKey).
+std::string error_code(const StorageError& e);
 
 void send_error(alpaca::Response& res, const StorageError& e);
 

@@ -8,6 +8,8 @@ std::string object_name_problem(const std::string& name) {
   if (name.front() == '/') return "the object name starts with '/'";
   for (unsigned char ch : name)
     if (ch < 0x20 || ch == 0x7f) return "the object name contains a control character or NUL";
+  // A path separator elsewhere ("..\\x"): refused like Supabase's key check does.
+  if (name.find('\\') != std::string::npos) return "the object name contains a backslash";
   size_t start = 0;
   while (start <= name.size()) {
     size_t slash = name.find('/', start);

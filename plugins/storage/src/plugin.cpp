@@ -1,5 +1,5 @@
 // The "storage" plugin: Supabase Storage's /storage/v1 for every project, and the management
-// API's /projects/:id/storage routes. Work in progress (issue 6): buckets so far.
+// API's /projects/:id/storage routes.
 #include <alpaca/plugin.hpp>
 
 #include "routes/routes.hpp"
@@ -13,7 +13,10 @@ class StoragePlugin : public alpaca::Plugin {
     add_bucket_routes(host, service_);
     add_object_routes(host, service_);
     add_list_routes(host, service_);
+    add_object_op_routes(host, service_);
+    add_signed_routes(host, service_);
     add_management_routes(host, service_);
+    add_management_object_routes(host, service_);
     host.on_project_created([this](const std::string& ref) { service_.ensure_schema(ref); });
   }
 
@@ -23,7 +26,10 @@ class StoragePlugin : public alpaca::Plugin {
       throw std::runtime_error(
           "the host's alpaca.db lacks request_statement (a newer host is needed)");
     service_.set_db(db);
+    service_.start_sweeper();
   }
+
+  void stop() override { service_.stop_sweeper(); }
 
  private:
   Service service_;
@@ -31,5 +37,4 @@ class StoragePlugin : public alpaca::Plugin {
 
 }  // namespace storage
 
-ALPACA_PLUGIN(storage::StoragePlugin, "storage", "0.1.0",
-              "Supabase-compatible /storage/v1 (in progress)")
+ALPACA_PLUGIN(storage::StoragePlugin, "storage", "0.1.0", "Supabase-compatible /storage/v1")

@@ -68,6 +68,37 @@ ALTER TABLE storage.buckets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
 GRANT ALL ON storage.buckets, storage.objects TO anon, authenticated, service_role;
 )sql"},
+    {"alpaca_storage_0002", R"sql(
+-- Ours: the key that signs this project's signed URLs (made by the server on first use).
+-- Readable by no API role, only by the management role the server uses.
+CREATE TABLE IF NOT EXISTS storage.alpaca_keys (
+  name text PRIMARY KEY, secret text NOT NULL, created_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON storage.alpaca_keys FROM PUBLIC, anon, authenticated, service_role;
+)sql"},
+    {"alpaca_storage_0003", R"sql(
+-- Ours: an object of a public bucket, readable by anyone in one statement (downloads from
+-- /object/public need no policy, as in Supabase). Runs as the owner of storage.objects.
+CREATE OR REPLACE FUNCTION storage.alpaca_public_object(p_bucket text, p_name text) RETURNS json
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+  SELECT json_build_object('version', o.version, 'metadata', o.metadata, 'name', o.name)
+  FROM storage.objects o JOIN storage.buckets b ON b.id = o.bucket_id
+  WHERE b.public AND o.bucket_id = p_bucket AND o.name = p_name
+$$;
+REVOKE ALL ON FUNCTION storage.alpaca_public_object(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION storage.alpaca_public_object(text, text)
+  TO anon, authenticated, service_role;
+-- A bucket's upload limits, for whoever uploads (a caller may write into a bucket it may not
+-- list, as in Supabase); NULL for no such bucket.
+CREATE OR REPLACE FUNCTION storage.alpaca_bucket_limits(p_bucket text) RETURNS json
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+  SELECT json_build_object('public', coalesce(public, false), 'limit', file_size_limit,
+                           'types', coalesce(to_json(allowed_mime_types), '[]'::json))
+  FROM storage.buckets WHERE id = p_bucket
+$$;
+REVOKE ALL ON FUNCTION storage.alpaca_bucket_limits(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION storage.alpaca_bucket_limits(text) TO anon, authenticated, service_role;
+)sql"},
 };
 
 }  // namespace storage

@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define ALPACA_ABI_MAJOR 1
-#define ALPACA_ABI_MINOR 1
+#define ALPACA_ABI_MINOR 2
 
 #if defined(_WIN32)
 #define ALPACA_EXPORT __declspec(dllexport)
@@ -91,6 +91,10 @@ typedef enum alpaca_route_scope {
  * alpaca_caller.bearer_error says why the token was refused, so the plugin answers in its own
  * protocol (GoTrue's 403 bad_jwt, say). An invalid apikey is still the host's 401. */
 #define ALPACA_ROUTE_OWN_BEARER_ERRORS 0x2u
+/* minor 2: the request body is not held to the server's http.max_body_bytes; the handler
+ * enforces its own limit while it streams the body (uploads of large files). A 1.1 host ignores
+ * the flag and keeps its limit. */
+#define ALPACA_ROUTE_OWN_BODY_LIMIT 0x4u
 
 typedef enum alpaca_caller_kind {
   ALPACA_CALLER_NONE = 0,       /* no credentials */
@@ -225,11 +229,32 @@ typedef struct alpaca_host_api {
    * plugin can lay out its schema there (the auth plugin makes auth.users, so a table created
    * next can reference it). The hook must not fail the creation: it logs its own errors. */
   alpaca_status (*on_project_created)(alpaca_host* host, alpaca_project_hook_fn fn, void* user);
+
+  /* ---- minor 2: zero-copy file bodies (check abi_minor >= 2) ---- */
+  /* Sends `length` bytes of the open file `fd` from `offset` as the whole body, with sendfile(2)
+   * straight to the connection. Set the status and headers first (Content-Range, ETag, ...):
+   * the host sends them with Content-Length = length (a Content-Length the handler set is
+   * replaced; never chunked), then the bytes, none for a HEAD request. `fd` is borrowed: the
+   * host never closes it and does not move its file offset (it may be shared between threads).
+   * Ends the response. Returns ALPACA_ERR_STATE when the response was already started,
+   * ALPACA_ERR_INVALID for fd < 0 or a range beyond INT64_MAX, ALPACA_ERR_IO when the file ends
+   * before `length` bytes or the client goes away or stops reading for the server's send timeout
+   * (the head may be out then: the host closes the connection, the client sees a short body). */
+  alpaca_status (*response_send_fd)(alpaca_response* res, int fd, uint64_t offset, uint64_t length);
 } alpaca_host_api;
 
-/* True when the host offers minor `minor` of the ABI (its fields may be used). */
+/* The size of alpaca_host_api up to the last member of minor `minor` (<= ALPACA_ABI_MINOR). */
+#define ALPACA_HOST_API_END_(field) \
+  (offsetof(alpaca_host_api, field) + sizeof(((alpaca_host_api*)0)->field))
+#define ALPACA_HOST_API_SIZE(minor)                          \
+  ((minor) >= 2   ? ALPACA_HOST_API_END_(response_send_fd)   \
+   : (minor) == 1 ? ALPACA_HOST_API_END_(on_project_created) \
+                  : ALPACA_HOST_API_END_(set_error))
+
+/* True when the host offers minor `minor` of the ABI (its fields may be used). A plugin built
+ * with a newer SDK than the host's still sees the host's own minors. */
 #define ALPACA_HOST_HAS_MINOR(api, minor) \
-  ((api)->abi_minor >= (minor) && (api)->struct_size >= sizeof(alpaca_host_api))
+  ((api)->abi_minor >= (minor) && (api)->struct_size >= ALPACA_HOST_API_SIZE(minor))
 
 /* What a plugin exports. Static const storage in the plugin; the host only reads it. */
 typedef struct alpaca_plugin_descriptor {

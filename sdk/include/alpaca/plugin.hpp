@@ -153,6 +153,19 @@ class Response {
     check(api_->response_send_file(res_, path, content_type));
     done_ = true;
   }
+  // Whether the host can send_fd (minor 2); else stream the bytes with write().
+  bool can_send_fd() const noexcept { return ALPACA_HOST_HAS_MINOR(api_, 2); }
+  // Sends `length` bytes of the open file `fd` from `offset` as the whole body, with sendfile(2)
+  // (minor 2). Set status and headers first; Content-Length is `length`. fd stays open and its
+  // offset unchanged. False on an older host or a bad argument (nothing sent, the response is
+  // still open), or when the file ended early or the client went away (the response is over and
+  // the connection closes). Throws nothing.
+  bool send_fd(int fd, uint64_t offset, uint64_t length) noexcept {
+    if (!ALPACA_HOST_HAS_MINOR(api_, 2)) return false;
+    alpaca_status s = api_->response_send_fd(res_, fd, offset, length);
+    if (s != ALPACA_ERR_INVALID) done_ = true;
+    return s == ALPACA_OK;
+  }
   void error(int code, const std::string& message, const std::string& detail = {}) {
     api_->response_error(res_, code, message.c_str(), detail.empty() ? nullptr : detail.c_str());
     done_ = true;

@@ -5,6 +5,8 @@
 #include "../bucket_spec.hpp"
 #include "../caller_sql.hpp"
 #include "../errors.hpp"
+#include "../json_body.hpp"
+#include "../object_rows.hpp"
 #include "routes.hpp"
 
 namespace storage {
@@ -16,18 +18,6 @@ const char* kBucketJson =
     "'public', coalesce(b.public, false), 'file_size_limit', b.file_size_limit, "
     "'allowed_mime_types', b.allowed_mime_types, 'created_at', b.created_at, 'updated_at', "
     "b.updated_at)";
-
-Poco::JSON::Object::Ptr body_object(alpaca::Request& req) {
-  std::string body = req.body();
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return new Poco::JSON::Object;
-  try {
-    Poco::JSON::Parser p;
-    auto v = p.parse(body);
-    if (v.type() == typeid(Poco::JSON::Object::Ptr)) return v.extract<Poco::JSON::Object::Ptr>();
-  } catch (const std::exception&) {
-  }
-  throw StorageError(400, "InvalidJSON", "The request body must be a JSON object");
-}
 
 Param owner_of(alpaca::Request& req) {
   const alpaca_caller& c = req.caller();
@@ -58,7 +48,7 @@ void get(Service& svc, alpaca::Request& req, alpaca::Response& res) {
 
 void create(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   svc.ensure_schema(req.project()->ref);
-  BucketSpec s = parse_bucket_spec(*body_object(req), true);
+  BucketSpec s = parse_bucket_spec(*json_body(req), true);
   caller_statement(svc.db(), req,
                    "INSERT INTO storage.buckets (id, name, owner, owner_id, public, "
                    "file_size_limit, allowed_mime_types) VALUES ($1, $2, $3::uuid, $3, "
@@ -72,7 +62,7 @@ void create(Service& svc, alpaca::Request& req, alpaca::Response& res) {
 
 void update(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   svc.ensure_schema(req.project()->ref);
-  BucketSpec s = parse_bucket_spec(*body_object(req), false);
+  BucketSpec s = parse_bucket_spec(*json_body(req), false);
   Row r = caller_statement(
       svc.db(), req,
       "UPDATE storage.buckets SET public = coalesce($2::boolean, public), "
@@ -110,6 +100,27 @@ void remove(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   res.json(200, R"({"message":"Successfully deleted"})");
 }
 
+// POST /bucket/:id/empty: removes every object the caller may delete (RLS), then their blobs.
+void empty(Service& svc, alpaca::Request& req, alpaca::Response& res) {
+  std::string ref = req.project()->ref;
+  svc.ensure_schema(ref);
+  Row r = caller_statement(
+      svc.db(), req,
+      "WITH b AS (SELECT id FROM storage.buckets WHERE id = $1), d AS (DELETE FROM "
+      "storage.objects o USING b WHERE o.bucket_id = b.id RETURNING o.version) SELECT "
+      "json_build_object('bucket', (SELECT count(*) FROM b), 'versions', (SELECT "
+      "coalesce(json_agg(version) FILTER (WHERE version IS NOT NULL), '[]') FROM d))::text",
+      {std::string(req.param("id"))});
+  auto o = parse_json_object(r.value);
+  if (!o) throw StorageError(500, "InternalError", "Unreadable result");
+  if (o->getValue<int64_t>("bucket") == 0)
+    throw StorageError(404, "Bucket not found", "Bucket not found");
+  std::vector<std::string> versions;
+  for (const auto& v : *o->getArray("versions")) versions.push_back(v.convert<std::string>());
+  remove_blobs(svc, ref, versions);
+  res.json(200, R"({"message":"Successfully emptied"})");
+}
+
 }  // namespace
 
 void add_bucket_routes(alpaca::Host& host, Service& svc) {
@@ -118,6 +129,7 @@ void add_bucket_routes(alpaca::Host& host, Service& svc) {
   storage_route(host, svc, "POST", "/bucket", create);
   storage_route(host, svc, "PUT", "/bucket/:id", update);
   storage_route(host, svc, "DELETE", "/bucket/:id", remove);
+  storage_route(host, svc, "POST", "/bucket/:id/empty", empty);
 }
 
 }  // namespace storage

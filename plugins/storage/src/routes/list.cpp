@@ -4,51 +4,27 @@
 #include <Poco/JSON/Parser.h>
 
 #include "../caller_sql.hpp"
+#include "../json_body.hpp"
 #include "routes.hpp"
 
 namespace storage {
 
 namespace {
 
-int64_t number(const Poco::JSON::Object& o, const char* key, int64_t fallback, int64_t max) {
-  if (!o.has(key) || o.isNull(key)) return fallback;
-  auto v = o.get(key);
-  if (!v.isInteger() || v.convert<int64_t>() < 0)
-    throw StorageError(400, "InvalidRequest", std::string(key) + " must be a whole number >= 0");
-  return std::min(v.convert<int64_t>(), max);
-}
-
-std::string text(const Poco::JSON::Object& o, const char* key) {
-  if (!o.has(key) || o.isNull(key)) return {};
-  auto v = o.get(key);
-  if (!v.isString())
-    throw StorageError(400, "InvalidRequest", std::string(key) + " must be a string");
-  return v.extract<std::string>();
-}
-
 void list(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   svc.ensure_schema(req.project()->ref);
-  Poco::JSON::Object::Ptr body;
-  try {
-    Poco::JSON::Parser p;
-    std::string raw = req.body();
-    body = raw.find_first_not_of(" \t\r\n") == std::string::npos
-               ? Poco::JSON::Object::Ptr(new Poco::JSON::Object)
-               : p.parse(raw).extract<Poco::JSON::Object::Ptr>();
-  } catch (const std::exception&) {
-    throw StorageError(400, "InvalidJSON", "The request body must be a JSON object");
-  }
-  std::string prefix = text(*body, "prefix");
+  Poco::JSON::Object::Ptr body = json_body(req);
+  std::string prefix = text_field(*body, "prefix");
   while (!prefix.empty() && prefix.front() == '/') prefix.erase(0, 1);
   if (!prefix.empty() && prefix.back() != '/') prefix += '/';
-  int64_t limit = number(*body, "limit", 100, 1000);
-  int64_t offset = number(*body, "offset", 0, INT32_MAX);
-  std::string search = text(*body, "search");
+  int64_t limit = count_field(*body, "limit", 100, 1000);
+  int64_t offset = count_field(*body, "offset", 0, INT32_MAX);
+  std::string search = text_field(*body, "search");
   // The sort is chosen from a fixed list: no caller text reaches the SQL.
   std::string column = "name", order = "asc";
   if (auto sort = body->getObject("sortBy")) {
-    column = text(*sort, "column").empty() ? "name" : text(*sort, "column");
-    order = text(*sort, "order").empty() ? "asc" : text(*sort, "order");
+    column = text_field(*sort, "column").empty() ? "name" : text_field(*sort, "column");
+    order = text_field(*sort, "order").empty() ? "asc" : text_field(*sort, "order");
   }
   if (column != "name" && column != "updated_at" && column != "created_at" &&
       column != "last_accessed_at")

@@ -1,10 +1,9 @@
 // The spec's "Storage" management routes: /projects/:id/storage/buckets, as the management role
 // (no RLS), answering {"error","detail"} on failure like the rest of the management API.
-#include <Poco/JSON/Parser.h>
-
 #include <project_tx.hpp>
 
 #include "../bucket_spec.hpp"
+#include "../json_body.hpp"
 #include "routes.hpp"
 
 namespace storage {
@@ -13,22 +12,6 @@ namespace {
 
 using plugin_common::DbError;
 using plugin_common::Tx;
-
-void management_route(alpaca::Host& host, Service& svc, const char* method, const char* path,
-                      StorageHandler fn) {
-  std::string pattern = std::string("/projects/:id/storage") + path;
-  host.route(ALPACA_SCOPE_MANAGEMENT, method, pattern.c_str(),
-             [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
-               try {
-                 fn(svc, req, res);
-               } catch (const StorageError& e) {
-                 if (!res.done()) res.error(e.status, e.error, e.what());
-               } catch (const DbError& e) {
-                 StorageError se = from_sqlstate(e.sqlstate, e.what());
-                 if (!res.done()) res.error(se.status, se.error, se.what());
-               }
-             });
-}
 
 const char* kBucketJson =
     "json_build_object('id', b.id, 'name', b.name, 'public', coalesce(b.public, false), "
@@ -49,14 +32,7 @@ void list(Service& svc, alpaca::Request& req, alpaca::Response& res) {
 void create(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   std::string ref = req.project()->ref;
   svc.ensure_schema(ref);
-  Poco::JSON::Object::Ptr body;
-  try {
-    Poco::JSON::Parser p;
-    body = p.parse(req.body()).extract<Poco::JSON::Object::Ptr>();
-  } catch (const std::exception&) {
-    throw StorageError(400, "Invalid JSON", "The request body must be a JSON object");
-  }
-  BucketSpec s = parse_bucket_spec(*body, true);
+  BucketSpec s = parse_bucket_spec(*json_body(req), true);
   Tx tx(svc.db(), ref);
   auto v = tx.value(
       (std::string("WITH b AS (INSERT INTO storage.buckets (id, name, public, file_size_limit, "

@@ -1,6 +1,7 @@
 #pragma once
 // The storage plugin's route groups and how they are registered.
 #include <alpaca/plugin.hpp>
+#include <project_tx.hpp>
 
 #include "../errors.hpp"
 #include "../service.hpp"
@@ -16,10 +17,49 @@ inline void storage_route(alpaca::Host& host, Service& svc, const char* method, 
   host.route(
       ALPACA_SCOPE_PROJECT, method, pattern.c_str(),
       [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
+        // A write may change what /object/public serves: this host forgets it at once.
+        struct Forget {
+          Service& svc;
+          alpaca::Request& req;
+          ~Forget() {
+            if (req.method() != "GET" && req.method() != "HEAD" && req.project())
+              svc.public_cache().forget(req.project()->ref);
+          }
+        } forget{svc, req};
         try {
           fn(svc, req, res);
         } catch (const StorageError& e) {
           if (!res.done()) send_error(res, e);
+        } catch (const plugin_common::DbError& e) {
+          if (!res.done()) send_error(res, from_sqlstate(e.sqlstate, e.what()));
+        }
+      },
+      flags);
+}
+
+// A management route (/projects/:id/storage...), as the management role: errors are the
+// management API's {"error", "detail"}.
+inline void management_route(alpaca::Host& host, Service& svc, const char* method, const char* path,
+                             StorageHandler fn, uint32_t flags = 0) {
+  std::string pattern = std::string("/projects/:id/storage") + path;
+  host.route(
+      ALPACA_SCOPE_MANAGEMENT, method, pattern.c_str(),
+      [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
+        struct Forget {
+          Service& svc;
+          alpaca::Request& req;
+          ~Forget() {
+            if (req.method() != "GET" && req.project())
+              svc.public_cache().forget(req.project()->ref);
+          }
+        } forget{svc, req};
+        try {
+          fn(svc, req, res);
+        } catch (const StorageError& e) {
+          if (!res.done()) res.error(e.status, e.error, e.what());
+        } catch (const plugin_common::DbError& e) {
+          StorageError se = from_sqlstate(e.sqlstate, e.what());
+          if (!res.done()) res.error(se.status, se.error, se.what());
         }
       },
       flags);
@@ -28,6 +68,9 @@ inline void storage_route(alpaca::Host& host, Service& svc, const char* method, 
 void add_bucket_routes(alpaca::Host& host, Service& svc);
 void add_object_routes(alpaca::Host& host, Service& svc);
 void add_list_routes(alpaca::Host& host, Service& svc);
+void add_object_op_routes(alpaca::Host& host, Service& svc);
+void add_signed_routes(alpaca::Host& host, Service& svc);
 void add_management_routes(alpaca::Host& host, Service& svc);
+void add_management_object_routes(alpaca::Host& host, Service& svc);
 
 }  // namespace storage
