@@ -52,11 +52,12 @@ void download_public(Service& svc, alpaca::Request& req, alpaca::Response& res) 
   if (auto row = cache.get(ref, bucket, name)) {
     if (send_object(svc, req, res, ref, *row, std::nullopt, /*missing_ok=*/true)) return;
   }
+  auto ticket = cache.ticket(ref);
   // One round trip: the function reads public buckets only, whoever calls.
   Row r = caller_statement(svc.db(), req, "SELECT storage.alpaca_public_object($1, $2)::text",
                            {bucket, name});
   if (!r.found || r.value.empty()) throw StorageError(404, "not_found", "Object not found");
-  cache.put(ref, bucket, name, r.value);
+  cache.put(ref, bucket, name, r.value, ticket);
   send_object(svc, req, res, ref, r.value);
 }
 

@@ -8,6 +8,26 @@
 
 namespace storage {
 
+// Brackets a request that is not a GET/HEAD as a write for the project's public cache.
+class CacheWrite {
+ public:
+  CacheWrite(Service& svc, alpaca::Request& req) : svc_(svc) {
+    if (req.method() != "GET" && req.method() != "HEAD" && req.project()) {
+      ref_ = req.project()->ref;
+      svc_.public_cache().begin_write(ref_);
+    }
+  }
+  ~CacheWrite() {
+    if (!ref_.empty()) svc_.public_cache().end_write(ref_);
+  }
+  CacheWrite(const CacheWrite&) = delete;
+  CacheWrite& operator=(const CacheWrite&) = delete;
+
+ private:
+  Service& svc_;
+  std::string ref_;
+};
+
 using StorageHandler = void (*)(Service&, alpaca::Request&, alpaca::Response&);
 
 // A /storage/v1 route: StorageErrors become Supabase Storage's error body.
@@ -17,15 +37,8 @@ inline void storage_route(alpaca::Host& host, Service& svc, const char* method, 
   host.route(
       ALPACA_SCOPE_PROJECT, method, pattern.c_str(),
       [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
-        // A write may change what /object/public serves: this host forgets it at once.
-        struct Forget {
-          Service& svc;
-          alpaca::Request& req;
-          ~Forget() {
-            if (req.method() != "GET" && req.method() != "HEAD" && req.project())
-              svc.public_cache().forget(req.project()->ref);
-          }
-        } forget{svc, req};
+        // A write may change what /object/public serves.
+        CacheWrite write(svc, req);
         try {
           fn(svc, req, res);
         } catch (const StorageError& e) {
@@ -45,14 +58,7 @@ inline void management_route(alpaca::Host& host, Service& svc, const char* metho
   host.route(
       ALPACA_SCOPE_MANAGEMENT, method, pattern.c_str(),
       [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
-        struct Forget {
-          Service& svc;
-          alpaca::Request& req;
-          ~Forget() {
-            if (req.method() != "GET" && req.project())
-              svc.public_cache().forget(req.project()->ref);
-          }
-        } forget{svc, req};
+        CacheWrite write(svc, req);
         try {
           fn(svc, req, res);
         } catch (const StorageError& e) {
