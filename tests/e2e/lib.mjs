@@ -12,6 +12,7 @@ import {
   disposeServer,
   databasePlugin,
   authPlugin,
+  storagePlugin,
   findSocket,
   psql,
   signHs256,
@@ -19,7 +20,7 @@ import {
   fmt,
 } from '../integration/harness.mjs';
 
-export { assert, databasePlugin, authPlugin };
+export { assert, databasePlugin, authPlugin, storagePlugin };
 
 /** Plugins every e2e server loads: the database plugin (/rest/v1) and the auth plugin (/auth/v1). */
 export const e2ePlugins = `${databasePlugin},${authPlugin}`;

@@ -3,12 +3,10 @@
 // `error` field is read back from the logged exchange) and a logged plain fetch for signed and
 // public URLs (what a browser does with them).
 import crypto from 'node:crypto';
-import path from 'node:path';
-import { assert, databasePlugin, authPlugin, loggingFetch } from './lib.mjs';
+import { assert, databasePlugin, authPlugin, storagePlugin, loggingFetch } from './lib.mjs';
 
-/** storage.so sits next to database.so (ALPACA_STORAGE_PLUGIN overrides, as in tests/integration). */
-export const storagePlugin =
-  process.env.ALPACA_STORAGE_PLUGIN || path.join(path.dirname(databasePlugin), 'storage.so');
+export { storagePlugin };
+
 
 /** database + auth + storage: what a storage e2e server loads. */
 export const storagePlugins = `${databasePlugin},${authPlugin},${storagePlugin}`;

@@ -25,6 +25,10 @@ export const databasePlugin =
 export const authPlugin =
   process.env.ALPACA_AUTH_PLUGIN ||
   path.resolve(path.dirname(serverBin), '..', 'lib', 'alpaca', 'plugins', 'auth.so');
+// The first-party storage plugin (Supabase Storage's protocol at /p/<ref>/storage/v1), next to
+// the database plugin.
+export const storagePlugin =
+  process.env.ALPACA_STORAGE_PLUGIN || path.join(path.dirname(databasePlugin), 'storage.so');
 export const PG_BIN = process.env.ALPACA_TEST_PG_BIN || '/usr/lib/postgresql/15/bin';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

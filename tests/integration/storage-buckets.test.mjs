@@ -1,12 +1,8 @@
-// Storage plugin (issue 6, in progress): Supabase Storage's bucket routes at /p/<ref>/storage/v1
+// Storage plugin: Supabase Storage's bucket routes at /p/<ref>/storage/v1
 // under RLS, and the management API's /projects/:id/storage/buckets.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { startServer, disposeServer, databasePlugin, fmt, randomHex } from './harness.mjs';
-
-const storagePlugin =
-  process.env.ALPACA_STORAGE_PLUGIN || path.join(path.dirname(databasePlugin), 'storage.so');
+import { startServer, disposeServer, databasePlugin, fmt, randomHex, storagePlugin } from './harness.mjs';
 
 let server, ref, anon, service;
 const storage = (method, p, { key = service, body, token } = {}) =>

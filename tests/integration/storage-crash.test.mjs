@@ -27,11 +27,7 @@ import {
   stopServer,
   waitHealthy,
   withLogs,
-  checks,
-} from './harness.mjs';
-
-const storagePlugin =
-  process.env.ALPACA_STORAGE_PLUGIN || path.join(path.dirname(databasePlugin), 'storage.so');
+  checks, storagePlugin } from './harness.mjs';
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.STORAGE_CRASH_ROUNDS || 25);

@@ -10,10 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startServer, disposeServer, databasePlugin, fmt, randomHex, withLogs } from './harness.mjs';
-
-const storagePlugin =
-  process.env.ALPACA_STORAGE_PLUGIN || path.join(path.dirname(databasePlugin), 'storage.so');
+import { startServer, disposeServer, databasePlugin, fmt, randomHex, withLogs, storagePlugin } from './harness.mjs';
 
 const MiB = 1024 * 1024;
 const BIG = 100 * MiB;

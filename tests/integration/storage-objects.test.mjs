@@ -1,27 +1,13 @@
-// Storage plugin (issue 6, in progress): object upload (raw body), download (as the caller or
+// Storage plugin: object upload (raw body), download (as the caller or
 // public; Range, ETag/304, Content-Disposition), update, upsert, delete, key validation, limits
 // and RLS, against the real server, PostgreSQL and blob directory.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { startServer, disposeServer, databasePlugin, fmt, randomHex } from './harness.mjs';
+import { startServer, disposeServer, databasePlugin, fmt, storagePlugin } from './harness.mjs';
+import { openStorageProject } from './storage-helpers.mjs';
 
-const storagePlugin =
-  process.env.ALPACA_STORAGE_PLUGIN || path.join(path.dirname(databasePlugin), 'storage.so');
-
-let server, ref, anon, service;
-const url = (p) => `/p/${ref}/storage/v1${p}`;
-const call = (method, p, { key = service, body, headers = {} } = {}) =>
-  server.request(method, url(p), { headers: { apikey: key, ...headers }, body });
-const upload = (p, bytes, { method = 'POST', key = service, type = 'application/octet-stream', headers = {} } = {}) =>
-  call(method, `/object/${p}`, { key, body: bytes, headers: { 'content-type': type, ...headers } });
-const sql = async (q) => {
-  const r = await server.api('POST', `/projects/${ref}/query`, { body: { sql: q } });
-  assert.equal(r.status, 200, fmt(r));
-  return r.json.rows;
-};
+let server, ref, anon, service, url, call, upload, sql, blobFiles;
 // Raw bytes of a download (the harness decodes as UTF-8).
 function getBytes(p, headers = {}, key = service) {
   return new Promise((resolve, reject) => {
@@ -39,19 +25,10 @@ function getBytes(p, headers = {}, key = service) {
     });
   });
 }
-const blobFiles = () => {
-  const root = path.join(server.dataDir, 'storage', ref);
-  if (!fs.existsSync(root)) return [];
-  return fs.readdirSync(root, { recursive: true }).filter((f) => /^[0-9a-f]{32}$/.test(path.basename(String(f))));
-};
 
 before(async () => {
   server = await startServer({ plugins: `${databasePlugin},${storagePlugin}` });
-  const p = await server.api('POST', '/projects', { body: { name: `objects-${randomHex(3)}` } });
-  ref = p.json.id;
-  const keys = (await server.api('GET', `/projects/${ref}/api-keys`)).json;
-  anon = keys.find((k) => k.name === 'anon').api_key;
-  service = keys.find((k) => k.name === 'service_role').api_key;
+  ({ ref, anon, service, url, call, upload, sql, blobFiles } = await openStorageProject(server, 'objects'));
   for (const b of [
     { name: 'private' },
     { name: 'public', public: true },

@@ -4,29 +4,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { startServer, disposeServer, databasePlugin, fmt, randomHex, sleep } from './harness.mjs';
+import { startServer, disposeServer, databasePlugin, fmt, randomHex, sleep, storagePlugin } from './harness.mjs';
+import { openStorageProject } from './storage-helpers.mjs';
 
-const storagePlugin =
-  process.env.ALPACA_STORAGE_PLUGIN || path.join(path.dirname(databasePlugin), 'storage.so');
-
-let server, ref, anon, service;
-const url = (p) => `/p/${ref}/storage/v1${p}`;
-const call = (method, p, { key = service, body, headers = {} } = {}) =>
-  server.request(method, url(p), { headers: { apikey: key, ...headers }, body });
-const upload = (p, bytes, { method = 'POST', key = service, type = 'application/octet-stream', headers = {} } = {}) =>
-  call(method, `/object/${p}`, { key, body: bytes, headers: { 'content-type': type, ...headers } });
-const sql = async (q) => {
-  const r = await server.api('POST', `/projects/${ref}/query`, { body: { sql: q } });
-  assert.equal(r.status, 200, fmt(r));
-  return r.json.rows;
-};
-const blobFiles = () => {
-  const root = path.join(server.dataDir, 'storage', ref);
-  if (!fs.existsSync(root)) return [];
-  return fs.readdirSync(root, { recursive: true }).filter((f) => /^[0-9a-f]{32}$/.test(path.basename(String(f))));
-};
+let server, ref, anon, service, url, call, upload, sql, blobFiles;
 // A multipart/form-data body: fields [name, value] and files [name, filename, type, bytes].
 function form(parts) {
   const boundary = `----alpaca${randomHex(8)}`;
@@ -50,11 +31,7 @@ const bytesOf = async (p, headers = {}) => {
 
 before(async () => {
   server = await startServer({ plugins: `${databasePlugin},${storagePlugin}`, env: { ALPACA_STORAGE_UPLOAD_RATE_LIMIT: '0' } });
-  const p = await server.api('POST', '/projects', { body: { name: `ops-${randomHex(3)}` } });
-  ref = p.json.id;
-  const keys = (await server.api('GET', `/projects/${ref}/api-keys`)).json;
-  anon = keys.find((k) => k.name === 'anon').api_key;
-  service = keys.find((k) => k.name === 'service_role').api_key;
+  ({ ref, anon, service, url, call, upload, sql, blobFiles } = await openStorageProject(server, 'ops'));
   for (const b of [{ name: 'docs' }, { name: 'pub', public: true }, { name: 'other' }, { name: 'imgs', allowed_mime_types: ['image/png'], file_size_limit: 100 }]) {
     const r = await call('POST', '/bucket', { body: b });
     assert.equal(r.status, 200, fmt(r));
@@ -321,14 +298,11 @@ test('management routes: list objects with prefix and paging, multipart upload w
 test('upload rate limit: 429 in Supabase\'s shape over storage.upload_rate_limit per minute', async () => {
   const s2 = await startServer({ plugins: `${databasePlugin},${storagePlugin}`, env: { ALPACA_STORAGE_UPLOAD_RATE_LIMIT: '3' } });
   try {
-    const p = await s2.api('POST', '/projects', { body: { name: `rl-${randomHex(3)}` } });
-    const keys = (await s2.api('GET', `/projects/${p.json.id}/api-keys`)).json;
-    const key = keys.find((k) => k.name === 'service_role').api_key;
-    const u2 = (x) => `/p/${p.json.id}/storage/v1${x}`;
-    await s2.request('POST', u2('/bucket'), { headers: { apikey: key }, body: { name: 'b' } });
+    const rl = await openStorageProject(s2, 'rl');
+    await rl.call('POST', '/bucket', { body: { name: 'b' } });
     const codes = [];
     for (let i = 0; i < 5; i++) {
-      const r = await s2.request('POST', u2(`/object/b/f${i}`), { headers: { apikey: key, 'content-type': 'text/plain' }, body: 'x' });
+      const r = await rl.upload(`b/f${i}`, 'x', { type: 'text/plain' });
       codes.push(r.status);
       if (r.status === 429) {
         assert.equal(r.json.statusCode, '429');
@@ -337,7 +311,7 @@ test('upload rate limit: 429 in Supabase\'s shape over storage.upload_rate_limit
     }
     assert.deepEqual(codes, [200, 200, 200, 429, 429]);
     // downloads are not uploads
-    const r = await s2.request('GET', u2('/object/b/f0'), { headers: { apikey: key } });
+    const r = await rl.call('GET', '/object/b/f0');
     assert.equal(r.status, 200, fmt(r));
   } finally {
     await disposeServer(s2);

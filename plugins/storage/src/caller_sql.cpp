@@ -27,6 +27,7 @@ Row caller_statement(const alpaca_db_api* db, alpaca::Request& req, const std::s
   if (db->result_rows(r) > 0 && db->result_columns(r) > 0) {
     row.found = true;
     const char* v = db->result_value(r, 0, 0);
+    row.null = v == nullptr;
     row.value = v ? v : "";
   }
   db->result_free(r);
@@ -36,7 +37,7 @@ Row caller_statement(const alpaca_db_api* db, alpaca::Request& req, const std::s
 RunSql as_caller(const alpaca_db_api* db, alpaca::Request& req) {
   return [db, &req](const char* sql, const Params& params) -> std::optional<std::string> {
     Row r = caller_statement(db, req, sql, params);
-    if (!r.found || r.value.empty()) return std::nullopt;  // no row, or NULL
+    if (!r.found || r.null) return std::nullopt;
     return r.value;
   };
 }

@@ -14,6 +14,7 @@ using Params = std::vector<Param>;
 
 struct Row {
   bool found = false;
+  bool null = false;  // that value is SQL NULL
   std::string value;  // first column of the first row ("" for NULL)
   int64_t affected = 0;
 };
@@ -21,7 +22,7 @@ struct Row {
 Row caller_statement(const alpaca_db_api* db, alpaca::Request& req, const std::string& sql,
                      const Params& params);
 
-// Runs one statement, returns the first column of the first row (nullopt: no row, NULL or "").
+// Runs one statement, returns the first column of the first row (nullopt: no row or NULL).
 using RunSql = std::function<std::optional<std::string>(const char* sql, const Params& params)>;
 // As the request's caller (one round trip), or as the management role in its own transaction.
 RunSql as_caller(const alpaca_db_api* db, alpaca::Request& req);

@@ -18,6 +18,11 @@ struct StorageError : std::runtime_error {
   std::string detail;  // more than Supabase's message says ("" → the message)
 };
 
+// 404 "Object not found" (code NoSuchKey), the answer for every object the caller cannot see.
+inline StorageError object_not_found() {
+  return StorageError(404, "not_found", "Object not found");
+}
+
 // Supabase's machine-readable `code` for an error name ("not_found" → "NoSuchKey"); storage-js
 // exposes it as error.code (exists() looks for NoSuchKey).
 std::string error_code(const StorageError& e);

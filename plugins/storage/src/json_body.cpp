@@ -52,4 +52,16 @@ std::vector<std::string> text_list_field(const Poco::JSON::Object& o, const char
   return out;
 }
 
+std::string json_text_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    out += alpaca::json_escape(item);
+    out += '"';
+  }
+  out += ']';
+  return out;
+}
+
 }  // namespace storage

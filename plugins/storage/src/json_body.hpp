@@ -20,4 +20,7 @@ int64_t count_field(const Poco::JSON::Object& o, const char* key, int64_t fallba
 // An array of strings; 400 when absent or of another type.
 std::vector<std::string> text_list_field(const Poco::JSON::Object& o, const char* key);
 
+// ["a","b"] for a statement parameter (`json_array_elements_text($n::json)`).
+std::string json_text_array(const std::vector<std::string>& items);
+
 }  // namespace storage

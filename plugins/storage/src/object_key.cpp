@@ -1,5 +1,7 @@
 #include "object_key.hpp"
 
+#include "errors.hpp"
+
 namespace storage {
 
 std::string object_name_problem(const std::string& name) {
@@ -23,6 +25,14 @@ std::string object_name_problem(const std::string& name) {
     start = slash + 1;
   }
   return {};
+}
+
+std::string checked_object_name(const std::string& name, const char* field) {
+  std::string why = object_name_problem(name);
+  if (why.empty()) return name;
+  std::string message = "Invalid key";
+  if (field) message += std::string(" (") + field + ")";
+  throw StorageError(400, "InvalidKey", message + ": " + why);
 }
 
 }  // namespace storage

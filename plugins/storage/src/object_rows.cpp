@@ -46,7 +46,7 @@ std::string write_object(Service& svc, const std::string& ref, const RunSql& run
       sql, {bucket, name, blob.key, object_metadata(blob, file.content_type, file.cache_control),
             owner, file.user_metadata});
   auto o = row ? parse_json_object(*row) : nullptr;
-  if (!o || o->isNull("id")) throw StorageError(404, "not_found", "Object not found");
+  if (!o || o->isNull("id")) throw object_not_found();
   file.blob.keep();
   if (!o->isNull("old")) {
     std::string old = o->getValue<std::string>("old");

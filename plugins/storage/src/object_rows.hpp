@@ -26,6 +26,12 @@ std::string write_object(Service& svc, const std::string& ref, const RunSql& run
 // The signed-in user behind the request (a token with a subject, not a project key), if any.
 Param caller_owner(alpaca::Request& req);
 
+// x-upsert: true.
+inline bool upsert_requested(alpaca::Request& req) {
+  const char* v = req.header("x-upsert");
+  return v && std::string(v) == "true";
+}
+
 // Removes blobs no row names any more; failures are left to the orphan sweeper.
 void remove_blobs(Service& svc, const std::string& ref, const std::vector<std::string>& keys);
 

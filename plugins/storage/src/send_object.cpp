@@ -22,7 +22,7 @@ bool send_object(Service& svc, alpaca::Request& req, alpaca::Response& res, cons
   auto reader = svc.blobs(ref).open_read(key);
   if (!reader) {
     if (missing_ok) return false;
-    throw StorageError(404, "not_found", "Object not found");
+    throw object_not_found();
   }
   std::string etag = meta && meta->has("eTag") ? meta->getValue<std::string>("eTag") : "";
   std::string type = meta && meta->has("mimetype") ? meta->getValue<std::string>("mimetype")

@@ -15,18 +15,12 @@ struct Transfer {
   std::string bucket, source, dest_bucket, dest;
 };
 
-std::string checked_name(const std::string& name, const char* field) {
-  if (std::string why = object_name_problem(name); !why.empty())
-    throw StorageError(400, "InvalidKey", std::string("Invalid key (") + field + "): " + why);
-  return name;
-}
-
 Transfer transfer_of(const Poco::JSON::Object& body) {
   Transfer t;
   t.bucket = text_field(body, "bucketId");
   if (t.bucket.empty()) throw StorageError(400, "InvalidRequest", "bucketId is required");
-  t.source = checked_name(text_field(body, "sourceKey"), "sourceKey");
-  t.dest = checked_name(text_field(body, "destinationKey"), "destinationKey");
+  t.source = checked_object_name(text_field(body, "sourceKey"), "sourceKey");
+  t.dest = checked_object_name(text_field(body, "destinationKey"), "destinationKey");
   t.dest_bucket = text_field(body, "destinationBucket");
   if (t.dest_bucket.empty()) t.dest_bucket = t.bucket;
   return t;
@@ -43,7 +37,7 @@ void move(Service& svc, alpaca::Request& req, alpaca::Response& res) {
                            "now(), last_accessed_at = now() WHERE bucket_id = $1 AND name = $2 "
                            "RETURNING id",
                            {t.bucket, t.source, t.dest_bucket, t.dest});
-  if (!r.found) throw StorageError(404, "not_found", "Object not found");
+  if (!r.found) throw object_not_found();
   res.json(200, R"({"message":"Successfully moved"})");
 }
 
@@ -62,20 +56,19 @@ void copy(Service& svc, alpaca::Request& req, alpaca::Response& res) {
     m->stringify(out);
     new_metadata = out.str();
   }
-  const char* upsert = req.header("x-upsert");
-  bool overwrite = upsert && std::string(upsert) == "true";
+  bool overwrite = upsert_requested(req);
   // The source as the caller sees it (RLS), then a new blob, then the new row as the caller.
   Row src = caller_statement(svc.db(), req,
                              "SELECT json_build_object('version', version, 'metadata', metadata, "
                              "'user_metadata', user_metadata)::text FROM storage.objects WHERE "
                              "bucket_id = $1 AND name = $2",
                              {t.bucket, t.source});
-  if (!src.found) throw StorageError(404, "not_found", "Object not found");
+  if (!src.found) throw object_not_found();
   auto o = parse_json_object(src.value);
   std::string version = o->isNull("version") ? "" : o->getValue<std::string>("version");
   BlobStore& blobs = svc.blobs(ref);
   auto fresh = version.empty() ? std::nullopt : blobs.copy(version);
-  if (!fresh) throw StorageError(404, "not_found", "Object not found");
+  if (!fresh) throw object_not_found();
   PendingBlob blob(blobs, BlobRef{*fresh, 0, ""});
   std::ostringstream meta, user_meta;
   if (auto m = o->getObject("metadata")) m->stringify(meta);
@@ -102,7 +95,7 @@ void copy(Service& svc, alpaca::Request& req, alpaca::Response& res) {
                        {t.dest_bucket, t.dest, *fresh,
                         meta.str().empty() ? Param() : Param(meta.str()), caller_owner(req), user});
   auto w = parse_json_object(r.value);
-  if (!w || w->isNull("id")) throw StorageError(404, "not_found", "Object not found");
+  if (!w || w->isNull("id")) throw object_not_found();
   blob.keep();
   if (overwrite && !w->isNull("old")) remove_blobs(svc, ref, {w->getValue<std::string>("old")});
   res.json(200, "{\"Id\":\"" + w->getValue<std::string>("id") + "\",\"Key\":\"" +
@@ -116,10 +109,6 @@ void remove_many(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   auto names = text_list_field(*json_body(req), "prefixes");
   if (names.empty() || static_cast<int64_t>(names.size()) > kMaxPrefixes)
     throw StorageError(400, "InvalidRequest", "prefixes must name 1 to 1000 objects");
-  Poco::JSON::Array list;
-  for (const auto& n : names) list.add(n);
-  std::ostringstream json;
-  list.stringify(json);
   Row r = caller_statement(
       svc.db(), req,
       "WITH d AS (DELETE FROM storage.objects WHERE bucket_id = $1 AND name IN (SELECT "
@@ -129,7 +118,7 @@ void remove_many(Service& svc, alpaca::Request& req, alpaca::Response& res) {
       "'user_metadata', user_metadata, 'created_at', created_at, 'updated_at', updated_at, "
       "'last_accessed_at', last_accessed_at)), '[]'), 'versions', coalesce(json_agg(version) "
       "FILTER (WHERE version IS NOT NULL), '[]'))::text FROM d",
-      {std::string(req.param("bucket")), json.str()});
+      {std::string(req.param("bucket")), json_text_array(names)});
   auto o = parse_json_object(r.value);
   if (!o) throw StorageError(500, "InternalError", "Unreadable delete result");
   std::vector<std::string> versions;

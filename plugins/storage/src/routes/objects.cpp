@@ -15,13 +15,6 @@ namespace storage {
 
 namespace {
 
-std::string object_name(alpaca::Request& req) {
-  std::string name(req.param("path"));
-  if (std::string why = object_name_problem(name); !why.empty())
-    throw StorageError(400, "InvalidKey", "Invalid key: " + why);
-  return name;
-}
-
 std::string upload_answer(const std::string& id, const std::string& bucket,
                           const std::string& name) {
   return "{\"Id\":\"" + id + "\",\"Key\":\"" + alpaca::json_escape(bucket + "/" + name) + "\"}";
@@ -32,11 +25,10 @@ void upload(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   std::string ref = req.project()->ref;
   svc.ensure_schema(ref);
   std::string bucket(req.param("bucket"));
-  std::string name = object_name(req);
-  const char* upsert = req.header("x-upsert");
-  WriteMode mode = req.method() == "PUT"                     ? WriteMode::kUpdate
-                   : upsert && std::string(upsert) == "true" ? WriteMode::kUpsert
-                                                             : WriteMode::kCreate;
+  std::string name = path_object_name(req);
+  WriteMode mode = req.method() == "PUT"   ? WriteMode::kUpdate
+                   : upsert_requested(req) ? WriteMode::kUpsert
+                                           : WriteMode::kCreate;
   BucketLimits limits = bucket_limits(as_caller(svc.db(), req), bucket);
   ReceivedFile file = receive_file(svc, req, svc.blobs(ref), limits);
   std::string id =
@@ -47,7 +39,7 @@ void upload(Service& svc, alpaca::Request& req, alpaca::Response& res) {
 void download_public(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   std::string ref = req.project()->ref;
   svc.ensure_schema(ref);
-  std::string bucket(req.param("bucket")), name = object_name(req);
+  std::string bucket(req.param("bucket")), name = path_object_name(req);
   PublicCache& cache = svc.public_cache();
   if (auto row = cache.get(ref, bucket, name)) {
     if (send_object(svc, req, res, ref, *row, std::nullopt, /*missing_ok=*/true)) return;
@@ -56,7 +48,7 @@ void download_public(Service& svc, alpaca::Request& req, alpaca::Response& res) 
   // One round trip: the function reads public buckets only, whoever calls.
   Row r = caller_statement(svc.db(), req, "SELECT storage.alpaca_public_object($1, $2)::text",
                            {bucket, name});
-  if (!r.found || r.value.empty()) throw StorageError(404, "not_found", "Object not found");
+  if (!r.found || r.null) throw object_not_found();
   cache.put(ref, bucket, name, r.value, ticket);
   send_object(svc, req, res, ref, r.value);
 }
@@ -68,7 +60,7 @@ void download(Service& svc, alpaca::Request& req, alpaca::Response& res) {
                            "SELECT json_build_object('version', version, 'metadata', metadata, "
                            "'name', name)::text FROM storage.objects WHERE bucket_id = $1 AND "
                            "name = $2",
-                           {std::string(req.param("bucket")), object_name(req)});
+                           {std::string(req.param("bucket")), path_object_name(req)});
   if (!r.found) return download_public(svc, req, res);  // public buckets need no policy
   send_object(svc, req, res, ref, r.value);
 }
@@ -89,8 +81,8 @@ void info_public(Service& svc, alpaca::Request& req, alpaca::Response& res) {
        " JOIN storage.buckets b ON b.id = o.bucket_id WHERE b.public AND o.bucket_id = $1 AND "
        "o.name = $2")
           .c_str(),
-      {std::string(req.param("bucket")), object_name(req)});
-  if (!row) throw StorageError(404, "not_found", "Object not found");
+      {std::string(req.param("bucket")), path_object_name(req)});
+  if (!row) throw object_not_found();
   res.json(200, *row);
 }
 
@@ -98,7 +90,7 @@ void info(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   svc.ensure_schema(req.project()->ref);
   Row r = caller_statement(svc.db(), req,
                            std::string(kInfoSql) + " WHERE o.bucket_id = $1 AND o.name = $2",
-                           {std::string(req.param("bucket")), object_name(req)});
+                           {std::string(req.param("bucket")), path_object_name(req)});
   if (!r.found) return info_public(svc, req, res);  // public buckets need no policy
   res.json(200, r.value);
 }
@@ -109,8 +101,8 @@ void remove(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   Row r = caller_statement(svc.db(), req,
                            "DELETE FROM storage.objects WHERE bucket_id = $1 AND name = $2 "
                            "RETURNING coalesce(version, '')",
-                           {std::string(req.param("bucket")), object_name(req)});
-  if (!r.found) throw StorageError(404, "not_found", "Object not found");
+                           {std::string(req.param("bucket")), path_object_name(req)});
+  if (!r.found) throw object_not_found();
   remove_blobs(svc, ref, {r.value});
   res.json(200, R"({"message":"Successfully deleted"})");
 }

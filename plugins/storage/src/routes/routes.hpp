@@ -29,45 +29,42 @@ class CacheWrite {
 };
 
 using StorageHandler = void (*)(Service&, alpaca::Request&, alpaca::Response&);
+using ErrorWriter = void (*)(alpaca::Response&, const StorageError&);
 
-// A /storage/v1 route: StorageErrors become Supabase Storage's error body.
-inline void storage_route(alpaca::Host& host, Service& svc, const char* method, const char* path,
-                          StorageHandler fn, uint32_t flags = 0) {
-  std::string pattern = std::string("/storage/v1") + path;
+// Registers `fn`: a write brackets the public cache, and StorageErrors and database errors are
+// answered by `write_error`.
+inline void add_route(alpaca::Host& host, Service& svc, alpaca_route_scope scope,
+                      const std::string& pattern, const char* method, StorageHandler fn,
+                      ErrorWriter write_error, uint32_t flags) {
   host.route(
-      ALPACA_SCOPE_PROJECT, method, pattern.c_str(),
-      [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
-        // A write may change what /object/public serves.
-        CacheWrite write(svc, req);
+      scope, method, pattern.c_str(),
+      [&svc, fn, write_error](alpaca::Request& req, alpaca::Response& res) {
+        CacheWrite write(svc, req);  // a write may change what /object/public serves
         try {
           fn(svc, req, res);
         } catch (const StorageError& e) {
-          if (!res.done()) send_error(res, e);
+          if (!res.done()) write_error(res, e);
         } catch (const plugin_common::DbError& e) {
-          if (!res.done()) send_error(res, from_sqlstate(e.sqlstate, e.what()));
+          if (!res.done()) write_error(res, from_sqlstate(e.sqlstate, e.what()));
         }
       },
       flags);
+}
+
+// A /storage/v1 route: errors in Supabase Storage's body.
+inline void storage_route(alpaca::Host& host, Service& svc, const char* method, const char* path,
+                          StorageHandler fn, uint32_t flags = 0) {
+  add_route(host, svc, ALPACA_SCOPE_PROJECT, std::string("/storage/v1") + path, method, fn,
+            send_error, flags);
 }
 
 // A management route (/projects/:id/storage...), as the management role: errors are the
 // management API's {"error", "detail"}.
 inline void management_route(alpaca::Host& host, Service& svc, const char* method, const char* path,
                              StorageHandler fn, uint32_t flags = 0) {
-  std::string pattern = std::string("/projects/:id/storage") + path;
-  host.route(
-      ALPACA_SCOPE_MANAGEMENT, method, pattern.c_str(),
-      [&svc, fn](alpaca::Request& req, alpaca::Response& res) {
-        CacheWrite write(svc, req);
-        try {
-          fn(svc, req, res);
-        } catch (const StorageError& e) {
-          if (!res.done()) res.error(e.status, e.error, e.what());
-        } catch (const plugin_common::DbError& e) {
-          StorageError se = from_sqlstate(e.sqlstate, e.what());
-          if (!res.done()) res.error(se.status, se.error, se.what());
-        }
-      },
+  add_route(
+      host, svc, ALPACA_SCOPE_MANAGEMENT, std::string("/projects/:id/storage") + path, method, fn,
+      [](alpaca::Response& res, const StorageError& e) { res.error(e.status, e.error, e.what()); },
       flags);
 }
 

@@ -22,13 +22,6 @@ constexpr int64_t kUploadTokenSeconds = 2 * 60 * 60;  // Supabase: signed upload
 constexpr int64_t kMaxExpiresIn = 10LL * 365 * 24 * 60 * 60;
 constexpr size_t kMaxBatch = 1000;
 
-std::string object_name(alpaca::Request& req) {
-  std::string name(req.param("path"));
-  if (std::string why = object_name_problem(name); !why.empty())
-    throw StorageError(400, "InvalidKey", "Invalid key: " + why);
-  return name;
-}
-
 int64_t expires_in(const Poco::JSON::Object& body) {
   if (!body.has("expiresIn") || !body.get("expiresIn").isNumeric() ||
       body.getValue<double>("expiresIn") < 1)
@@ -47,12 +40,12 @@ void sign_one(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   std::string ref = req.project()->ref;
   svc.ensure_schema(ref);
   int64_t seconds = expires_in(*json_body(req));
-  std::string bucket(req.param("bucket")), name = object_name(req);
+  std::string bucket(req.param("bucket")), name = path_object_name(req);
   // Only what the caller may read can be signed (RLS).
   Row r = caller_statement(svc.db(), req,
                            "SELECT id FROM storage.objects WHERE bucket_id = $1 AND name = $2",
                            {bucket, name});
-  if (!r.found) throw StorageError(404, "not_found", "Object not found");
+  if (!r.found) throw object_not_found();
   std::string url = signed_path(svc, ref, bucket + "/" + name, seconds);
   res.json(200, "{\"signedURL\":\"" + alpaca::json_escape(url) + "\"}");
 }
@@ -66,15 +59,11 @@ void sign_many(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   if (paths.size() > kMaxBatch)
     throw StorageError(400, "InvalidRequest", "paths may name at most 1000 objects");
   std::string bucket(req.param("bucket"));
-  Poco::JSON::Array list;
-  for (const auto& p : paths) list.add(p);
-  std::ostringstream json;
-  list.stringify(json);
   Row r = caller_statement(svc.db(), req,
                            "SELECT coalesce(json_agg(name), '[]')::text FROM storage.objects "
                            "WHERE bucket_id = $1 AND name IN (SELECT "
                            "json_array_elements_text($2::json))",
-                           {bucket, json.str()});
+                           {bucket, json_text_array(paths)});
   std::set<std::string> found;
   Poco::JSON::Parser p;
   for (const auto& v : *p.parse(r.value.empty() ? "[]" : r.value).extract<Poco::JSON::Array::Ptr>())
@@ -106,13 +95,13 @@ std::string token_param(alpaca::Request& req) {
 void get_signed(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   std::string ref = req.project()->ref;
   svc.ensure_schema(ref);
-  std::string bucket(req.param("bucket")), name = object_name(req);
+  std::string bucket(req.param("bucket")), name = path_object_name(req);
   auto claims = check_url_token(svc, ref, token_param(req), bucket + "/" + name);
   auto row = as_admin(svc.db(), ref)(
       "SELECT json_build_object('version', version, 'metadata', metadata, 'name', name)::text "
       "FROM storage.objects WHERE bucket_id = $1 AND name = $2",
       {bucket, name});
-  if (!row) throw StorageError(404, "not_found", "Object not found");
+  if (!row) throw object_not_found();
   send_object(svc, req, res, ref, *row, claims->getValue<int64_t>("exp"));
 }
 
@@ -137,9 +126,8 @@ void check_may_upload(Service& svc, alpaca::Request& req, const std::string& buc
 void sign_upload(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   std::string ref = req.project()->ref;
   svc.ensure_schema(ref);
-  std::string bucket(req.param("bucket")), name = object_name(req);
-  const char* h = req.header("x-upsert");
-  bool upsert = h && std::string(h) == "true";
+  std::string bucket(req.param("bucket")), name = path_object_name(req);
+  bool upsert = upsert_requested(req);
   bucket_limits(as_caller(svc.db(), req), bucket);  // 404 for an unknown bucket
   check_may_upload(svc, req, bucket, name, upsert);
   Poco::JSON::Object claims;
@@ -154,7 +142,7 @@ void sign_upload(Service& svc, alpaca::Request& req, alpaca::Response& res) {
 void upload_signed(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   std::string ref = req.project()->ref;
   svc.ensure_schema(ref);
-  std::string bucket(req.param("bucket")), name = object_name(req);
+  std::string bucket(req.param("bucket")), name = path_object_name(req);
   auto claims = check_url_token(svc, ref, token_param(req), bucket + "/" + name);
   bool upsert = claims->has("upsert") && claims->get("upsert").isBoolean() &&
                 claims->getValue<bool>("upsert");
