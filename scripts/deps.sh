@@ -8,6 +8,7 @@ PACKAGES="build-essential cmake ninja-build pkg-config
 libpoco-dev libboost-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libpq-dev
 libssl-dev libcrypt-dev
 postgresql-15
+bubblewrap slirp4netns iproute2 libseccomp-dev python3 docker.io
 curl jq wrk dpkg-dev file clang-format"
 
 installed() { # true when dpkg has the package fully installed
