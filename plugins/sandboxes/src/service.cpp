@@ -15,10 +15,7 @@
 #include <sstream>
 
 #include "isolation/bwrap_driver.hpp"
-#if __has_include("isolation/docker_driver.hpp")
 #include "isolation/docker_driver.hpp"
-#define HAVE_DOCKER 1
-#endif
 
 namespace sandboxes {
 
@@ -93,7 +90,6 @@ void Service::start() {
   make_dirs(records_dir());
   make_dirs(base + "/run");
   if (settings_.driver == "docker") {
-#ifdef HAVE_DOCKER
     DockerConfig dc;
     dc.socket = settings_.docker_socket;
     dc.image = settings_.docker_image;
@@ -108,7 +104,6 @@ void Service::start() {
     }
     dc.name_prefix = "alpaca-" + dir_key(host_.data_dir()) + "-";
     driver_ = std::make_unique<DockerDriver>(dc);
-#endif
   } else {
     BwrapConfig bc;
     bc.helper = settings_.helper.empty() ? plugin_dir() + "/alpaca-sandbox-enter" : settings_.helper;

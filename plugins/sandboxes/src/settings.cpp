@@ -61,7 +61,7 @@ Settings read_settings(const alpaca::Host& host) {
   s.limits.memory_bytes = static_cast<uint64_t>(number(host, "memory_mb", 512, 16, 1 << 20)) << 20;
   s.limits.cpu_millis = static_cast<uint32_t>(number(host, "cpu_millis", 500, 10, 1024000));
   s.limits.pids = static_cast<uint32_t>(number(host, "pids", 256, 8, 1 << 22));
-  s.limits.disk_bytes = static_cast<uint64_t>(number(host, "disk_mb", 512, 1, 1 << 24)) << 20;
+  s.limits.disk_bytes = static_cast<uint64_t>(number(host, "disk_mb", 256, 1, 1 << 24)) << 20;
   s.network = flag(host, "network", true);
   s.warm_pool = static_cast<int>(number(host, "warm_pool", 1, 0, 64));
   s.run_as_uid = static_cast<uint32_t>(number(host, "run_as_uid", 65533, 1, 4294967294ll));

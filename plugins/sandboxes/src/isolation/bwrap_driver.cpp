@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -96,6 +97,19 @@ std::vector<std::string> host_addresses() {
   return out;
 }
 
+// The box's /etc: one user (1000), localhost, and slirp4netns's DNS forwarder.
+std::vector<std::pair<std::string, std::string>> etc_files() {
+  return {
+      {"passwd",
+       "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n"
+       "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
+      {"group", "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n"},
+      {"hosts", "127.0.0.1 localhost sandbox\n::1 localhost\n"},
+      {"resolv.conf", "nameserver 10.0.2.3\n"},
+      {"nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n"},
+  };
+}
+
 class BwrapBox : public Box {
  public:
   BwrapBox(const BwrapConfig& cfg, BoxSpec spec) : cfg_(cfg), spec_(std::move(spec)) {}
@@ -173,8 +187,22 @@ void BwrapBox::boot() {
   for (const auto& p : cfg_.ro_binds) a.insert(a.end(), {"--ro-bind-try", p, p});
   for (const char* l : {"bin", "lib", "lib64", "sbin"})
     a.insert(a.end(), {"--symlink", std::string("usr/") + l, std::string("/") + l});
-  for (const char* f : {"passwd", "group", "hosts", "resolv.conf", "nsswitch.conf"})
-    a.insert(a.end(), {"--ro-bind", cfg_.run_dir + "/etc/" + f, std::string("/etc/") + f});
+  // /etc files come as memfds: bwrap runs as the box's host uid, which may not be allowed to
+  // read anything under the data dir.
+  std::vector<std::pair<int, int>> etc_fds;
+  int next_fd = 5;
+  for (const auto& [name, text] : etc_files()) {
+    int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
+    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+        ::lseek(fd, 0, SEEK_SET) != 0) {
+      if (fd >= 0) ::close(fd);
+      for (auto& [ours, theirs] : etc_fds) ::close(ours);
+      throw std::runtime_error("cannot prepare the sandbox's /etc");
+    }
+    etc_fds.emplace_back(fd, next_fd);
+    a.insert(a.end(), {"--ro-bind-data", std::to_string(next_fd), "/etc/" + name});
+    ++next_fd;
+  }
   // No --dev: a devpts mount would make bwrap nest a second user namespace, and then the
   // network namespace could not be joined by its owner.
   a.insert(a.end(), {"--proc", "/proc", "--dir", "/dev"});
@@ -194,15 +222,18 @@ void BwrapBox::boot() {
   opt.argv = a;
   opt.env = box_env({});
   opt.fds = {{info[1], 3}};
+  opt.fds.insert(opt.fds.end(), etc_fds.begin(), etc_fds.end());
   Child c;
   try {
     c = spawn_lasting_child(opt);
   } catch (...) {
     ::close(info[0]);
     ::close(info[1]);
+    for (auto& [ours, theirs] : etc_fds) ::close(ours);
     throw;
   }
   ::close(info[1]);
+  for (auto& [ours, theirs] : etc_fds) ::close(ours);
   close_fd(c.out);
   bwrap_pid_ = c.pid;
   std::string text;
@@ -295,7 +326,6 @@ ExecResult BwrapBox::exec(const ExecSpec& s) {
   check_running();
   std::string leaf = "x";
   leaf += std::to_string(next_leaf_++);
-  uint64_t ooms_before = cfg_.cgroups ? cfg_.cgroups->oom_kills(spec_.id) : 0;
   auto started = clock::now();
   SpawnOptions opt;
   opt.argv = enter_argv(s, leaf, "");
@@ -308,6 +338,8 @@ ExecResult BwrapBox::exec(const ExecSpec& s) {
   };
   Collected r = collect_child(c, s.stdin_data, started + std::chrono::milliseconds(s.timeout_ms),
                               s.output_limit, kill_tree, kill_tree);
+  // The kernel counts an OOM kill in the victim's own cgroup (on v1 only there): the leaf.
+  bool oom = cfg_.cgroups && cfg_.cgroups->oom_kills(spec_.id + "/" + leaf) > 0;
   if (cfg_.cgroups) cfg_.cgroups->remove_leaf(spec_.id, leaf);
   ExecResult out;
   out.duration_ms = static_cast<uint64_t>(
@@ -322,7 +354,7 @@ ExecResult BwrapBox::exec(const ExecSpec& s) {
     if (!out.stderr_data.empty() && out.stderr_data.back() != '\n') out.stderr_data += '\n';
     out.stderr_data += "alpaca: timed out after " + std::to_string(s.timeout_ms) +
                        " ms; the process tree was killed\n";
-  } else if (cfg_.cgroups && cfg_.cgroups->oom_kills(spec_.id) > ooms_before) {
+  } else if (oom) {
     out.out_of_memory = true;
     if (!out.stderr_data.empty() && out.stderr_data.back() != '\n') out.stderr_data += '\n';
     out.stderr_data += "alpaca: a process was killed: out of memory (the sandbox's limit is " +
@@ -470,25 +502,7 @@ BwrapDriver::BwrapDriver(BwrapConfig cfg) : cfg_(std::move(cfg)) {
     std::string found = find_program(*p);
     if (!found.empty()) *p = found;
   }
-  write_etc_files();
-}
-
-void BwrapDriver::write_etc_files() {
-  std::string etc = cfg_.run_dir + "/etc";
   ::mkdir(cfg_.run_dir.c_str(), 0711);
-  ::mkdir(etc.c_str(), 0755);
-  auto put = [&](const char* name, const std::string& text) {
-    std::ofstream f(etc + "/" + name, std::ios::trunc);
-    f << text;
-    if (!f) throw std::runtime_error("cannot write " + etc + "/" + name);
-  };
-  put("passwd",
-      "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n"
-      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-  put("group", "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
-  put("hosts", "127.0.0.1 localhost sandbox\n::1 localhost\n");
-  put("resolv.conf", "nameserver 10.0.2.3\n");  // slirp4netns's DNS forwarder
-  put("nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n");
 }
 
 std::unique_ptr<Box> BwrapDriver::start(const BoxSpec& spec) {

@@ -20,7 +20,7 @@ struct BwrapConfig {
   std::string slirp4netns = "slirp4netns";
   std::string ip = "ip";
   std::string nsenter = "nsenter";
-  std::string run_dir;  // host dir for generated /etc files and network sockets
+  std::string run_dir;  // host dir for the network helpers' sockets
   uid_t host_uid = 0;   // who the box runs as on the host (when the server is root)
   gid_t host_gid = 0;
   std::vector<std::string> ro_binds;  // host paths shown read-only at the same place, if present
@@ -36,7 +36,6 @@ class BwrapDriver : public Driver {
   int reap_leftovers() override;
 
  private:
-  void write_etc_files();
   BwrapConfig cfg_;
 };
 

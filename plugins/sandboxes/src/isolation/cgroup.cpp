@@ -229,8 +229,8 @@ void Cgroups::remove_box(const std::string& box) const {
   }
 }
 
-uint64_t Cgroups::oom_kills(const std::string& box) const {
-  std::string d = dirs(box)[0];
+uint64_t Cgroups::oom_kills(const std::string& rel) const {
+  std::string d = dirs(rel)[0];
   std::ifstream f(v2_ ? d + "/memory.events" : d + "/memory.oom_control");
   for (std::string key; f >> key;) {
     uint64_t v = 0;

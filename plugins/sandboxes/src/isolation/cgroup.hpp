@@ -28,8 +28,8 @@ class Cgroups {
   void remove_leaf(const std::string& box, const std::string& leaf) const;
   // Kills and removes the box's cgroups. Idempotent.
   void remove_box(const std::string& box) const;
-  // How many processes of the box the memory limit has killed so far.
-  uint64_t oom_kills(const std::string& box) const;
+  // How many processes of `rel` (a box, or "box/leaf") the memory limit has killed so far.
+  uint64_t oom_kills(const std::string& rel) const;
   // Box names found under <root> (left by an earlier run).
   std::vector<std::string> boxes() const;
 

@@ -16,7 +16,7 @@ struct Limits {
   uint64_t memory_bytes = 512ull << 20;  // no swap on top
   uint32_t cpu_millis = 500;             // 500 = half a CPU
   uint32_t pids = 256;                   // processes + threads
-  uint64_t disk_bytes = 512ull << 20;    // each writable mount (/app, /home/user, /tmp)
+  uint64_t disk_bytes = 256ull << 20;    // each writable mount (/app, /home/user, /tmp)
 };
 
 // A host directory made visible inside the box (build output for hosting, say).

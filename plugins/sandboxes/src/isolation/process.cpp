@@ -108,17 +108,21 @@ Child spawn_lasting_child(const SpawnOptions& opt) {
     std::exception_ptr error;
     bool done = false;
   };
-  static std::mutex mu;
-  static std::condition_variable cv;
-  static std::deque<Job*> jobs;
-  static std::once_flag started;
-  std::call_once(started, [] {
-    std::thread([] {
-      std::unique_lock<std::mutex> lock(mu);
+  // Never destroyed: the launcher thread waits on them until the process ends, and destroying a
+  // condition variable with a waiter blocks exit.
+  struct Launcher {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Job*> jobs;
+  };
+  static Launcher* l = [] {
+    auto* launcher = new Launcher;
+    std::thread([launcher] {
+      std::unique_lock<std::mutex> lock(launcher->mu);
       for (;;) {
-        cv.wait(lock, [] { return !jobs.empty(); });
-        Job* j = jobs.front();
-        jobs.pop_front();
+        launcher->cv.wait(lock, [&] { return !launcher->jobs.empty(); });
+        Job* j = launcher->jobs.front();
+        launcher->jobs.pop_front();
         lock.unlock();
         try {
           j->child = spawn_child(*j->opt);
@@ -127,15 +131,16 @@ Child spawn_lasting_child(const SpawnOptions& opt) {
         }
         lock.lock();
         j->done = true;
-        cv.notify_all();
+        launcher->cv.notify_all();
       }
     }).detach();
-  });
+    return launcher;
+  }();
   Job job{&opt, {}, nullptr, false};
-  std::unique_lock<std::mutex> lock(mu);
-  jobs.push_back(&job);
-  cv.notify_all();
-  cv.wait(lock, [&] { return job.done; });
+  std::unique_lock<std::mutex> lock(l->mu);
+  l->jobs.push_back(&job);
+  l->cv.notify_all();
+  l->cv.wait(lock, [&] { return job.done; });
   if (job.error) std::rethrow_exception(job.error);
   return job.child;
 }
