@@ -35,6 +35,8 @@ must() { "$@" || { echo "FAILED: $*" >&2; failed=$((failed + 1)); echo "$passed 
 
 stage "dependencies"
 must scripts/deps.sh
+# The sandboxes' Docker driver is tested against a real engine when this machine can run one.
+scripts/start-docker.sh
 if [ -f tests/integration/package.json ] && [ ! -d tests/integration/node_modules ]; then
   must npm --prefix tests/integration ci --no-audit --no-fund
 fi

@@ -135,8 +135,14 @@ void Service::start() {
   if (!unavailable_.empty()) {
     host_.warn("sandboxes: unavailable: " + unavailable_);
   } else {
-    int n = driver_->reap_leftovers();
-    if (n > 0) host_.info("sandboxes: reaped " + std::to_string(n) + " box(es) of the last run");
+    try {
+      int n = driver_->reap_leftovers();
+      if (n > 0) host_.info("sandboxes: reaped " + std::to_string(n) + " box(es) of the last run");
+    } catch (const std::exception& e) {
+      // An engine that is not there (yet): the rest of the server runs; sandboxes answer 503.
+      unavailable_ = std::string("the ") + driver_->name() + " driver cannot work: " + e.what();
+      host_.warn("sandboxes: unavailable: " + unavailable_);
+    }
   }
   load_records();
   reaper_ = std::thread([this] { reaper_loop(); });

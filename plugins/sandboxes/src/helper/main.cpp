@@ -5,9 +5,10 @@
 //   alpaca-sandbox-enter start [--cgroup FILE]... [--uid U --gid G] [--seccomp-fd N] -- ARGV
 //       joins the cgroups, drops to host uid/gid U/G (when root), writes the box's seccomp
 //       filter as BPF to fd N (bwrap --seccomp N) and execs ARGV (bwrap).
-//   alpaca-sandbox-enter exec --pid P [--cgroup FILE]... [--uid U --gid G] [--cwd DIR]
+//   alpaca-sandbox-enter exec --ns-fds N [--cgroup FILE]... [--uid U --gid G] [--cwd DIR]
 //                             [--log PATH] -- ARGV
-//       joins the cgroups, enters the namespaces of the box whose init is host pid P, becomes
+//       joins the cgroups, enters the box's namespaces (descriptors N..N+5: ipc, uts, net, pid,
+//       mnt, user, opened by the server when the box started), becomes
 //       U/G there, no-new-privs + seccomp, and runs ARGV in DIR as a child in the box's pid
 //       namespace (output appended to PATH inside the box with --log). Exits with ARGV's
 //       status (128 + signal when it was killed).
@@ -49,7 +50,7 @@ namespace {
 struct Args {
   std::string mode;
   std::vector<std::string> cgroups;
-  long pid = 0;
+  int ns_fds = -1;
   long uid = -1, gid = -1;
   int seccomp_fd = -1;
   std::string cwd;
@@ -71,7 +72,7 @@ Args parse(int argc, char** argv) {
     if (i + 1 >= argc) die("option " + k + " needs a value");
     std::string v = argv[++i];
     if (k == "--cgroup") a.cgroups.push_back(v);
-    else if (k == "--pid") a.pid = std::atol(v.c_str());
+    else if (k == "--ns-fds") a.ns_fds = std::atoi(v.c_str());
     else if (k == "--uid") a.uid = std::atol(v.c_str());
     else if (k == "--gid") a.gid = std::atol(v.c_str());
     else if (k == "--seccomp-fd") a.seccomp_fd = std::atoi(v.c_str());
@@ -105,18 +106,11 @@ void become(long uid, long gid) {
   if (::setresuid(uid, uid, uid) != 0) die("setresuid");
 }
 
-void enter_namespaces(long pid) {
-  // Open all first: once in the box's mount namespace /proc is the box's.
+void enter_namespaces(int base) {
   const char* kinds[] = {"ipc", "uts", "net", "pid", "mnt"};
   int fds[5];
-  for (int i = 0; i < 5; ++i) {
-    std::string p = "/proc/" + std::to_string(pid) + "/ns/" + kinds[i];
-    fds[i] = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fds[i] < 0) die("cannot open " + p);
-  }
-  std::string up = "/proc/" + std::to_string(pid) + "/ns/user";
-  int userfd = ::open(up.c_str(), O_RDONLY | O_CLOEXEC);
-  if (userfd < 0) die("cannot open " + up);
+  for (int i = 0; i < 5; ++i) fds[i] = base + i;
+  int userfd = base + 5;
   // Root enters the other namespaces first (it may, from the initial user namespace) and the
   // user namespace last; an unprivileged owner needs the user namespace first.
   bool retry[5] = {};
@@ -175,10 +169,10 @@ int run_start(Args& a) {
 }
 
 int run_exec(Args& a) {
-  if (a.pid <= 0) die("exec needs --pid");
+  if (a.ns_fds < 3) die("exec needs --ns-fds");
   join_cgroups(a.cgroups);
   if (::geteuid() == 0 && ::setgroups(0, nullptr) != 0) die("setgroups");
-  enter_namespaces(a.pid);
+  enter_namespaces(a.ns_fds);
   become(a.uid, a.gid);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs");
   struct rlimit no_core = {0, 0};

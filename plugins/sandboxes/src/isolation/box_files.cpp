@@ -82,13 +82,6 @@ class AsBoxUser {
   uid_t old_uid_;
 };
 
-Fd open_root(pid_t init_pid) {
-  std::string root = "/proc/" + std::to_string(init_pid) + "/root";
-  Fd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (fd.fd < 0) throw BoxError(409, "Sandbox is not running", "Its file system is gone");
-  return fd;
-}
-
 }  // namespace
 
 std::string checked_box_path(const std::string& path) {
@@ -117,12 +110,11 @@ std::string checked_box_path(const std::string& path) {
   return rel;
 }
 
-std::string read_box_file(pid_t init_pid, const std::string& path, size_t max_bytes, uid_t uid,
+std::string read_box_file(int root_fd, const std::string& path, size_t max_bytes, uid_t uid,
                           gid_t gid) {
   std::string rel = checked_box_path(path);
-  Fd root = open_root(init_pid);
   AsBoxUser as(uid, gid);
-  Fd fd(openat2_in(root.fd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
+  Fd fd(openat2_in(root_fd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
   if (fd.fd < 0) fail_errno(path);
   struct stat st;
   if (::fstat(fd.fd, &st) != 0) fail_errno(path);
@@ -145,11 +137,10 @@ std::string read_box_file(pid_t init_pid, const std::string& path, size_t max_by
   return out;
 }
 
-void write_box_file(pid_t init_pid, const std::string& path, const std::string& data, uid_t uid,
+void write_box_file(int root_fd, const std::string& path, const std::string& data, uid_t uid,
                     gid_t gid) {
   std::string rel = checked_box_path(path);
   if (rel.empty()) throw BoxError(400, "Invalid path", "A file path is needed, not /");
-  Fd root = open_root(init_pid);
   AsBoxUser as(uid, gid);
   // Parent directories, one level at a time, each resolved inside the box.
   size_t slash = rel.rfind('/');
@@ -158,17 +149,17 @@ void write_box_file(pid_t init_pid, const std::string& path, const std::string& 
   for (size_t i = 0; !dir.empty() && i != std::string::npos;) {
     i = dir.find('/', i + 1);
     std::string prefix = dir.substr(0, i);
-    Fd probe(openat2_in(root.fd, prefix, O_PATH | O_DIRECTORY));
+    Fd probe(openat2_in(root_fd, prefix, O_PATH | O_DIRECTORY));
     if (probe.fd >= 0) continue;
     if (errno != ENOENT) fail_errno("/" + prefix);
     size_t ps = prefix.rfind('/');
-    Fd parent(openat2_in(root.fd, ps == std::string::npos ? "" : prefix.substr(0, ps),
+    Fd parent(openat2_in(root_fd, ps == std::string::npos ? "" : prefix.substr(0, ps),
                          O_PATH | O_DIRECTORY));
     if (parent.fd < 0) fail_errno("/" + prefix);
     std::string leaf = ps == std::string::npos ? prefix : prefix.substr(ps + 1);
     if (::mkdirat(parent.fd, leaf.c_str(), 0755) != 0 && errno != EEXIST) fail_errno("/" + prefix);
   }
-  Fd parent(openat2_in(root.fd, dir, O_PATH | O_DIRECTORY));
+  Fd parent(openat2_in(root_fd, dir, O_PATH | O_DIRECTORY));
   if (parent.fd < 0) fail_errno("/" + dir);
   // O_NOFOLLOW: a symlink as the last part is refused rather than followed.
   Fd fd(::openat(parent.fd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,

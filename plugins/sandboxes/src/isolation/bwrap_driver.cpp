@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,9 @@ namespace sandboxes {
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+// Where an exec's helper finds the box's namespace descriptors (ipc, uts, net, pid, mnt, user).
+const int kNsFdBase = 10;
 
 const char* kPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -124,11 +128,11 @@ class BwrapBox : public Box {
   uint16_t expose_port(uint16_t box_port) override;
   std::string read_file(const std::string& path, size_t max_bytes) override {
     check_running();
-    return read_box_file(init_pid_, path, max_bytes, cfg_.host_uid, cfg_.host_gid);
+    return read_box_file(root_fd_, path, max_bytes, cfg_.host_uid, cfg_.host_gid);
   }
   void write_file(const std::string& path, const std::string& data) override {
     check_running();
-    write_box_file(init_pid_, path, data, cfg_.host_uid, cfg_.host_gid);
+    write_box_file(root_fd_, path, data, cfg_.host_uid, cfg_.host_gid);
   }
   bool alive() override;
   void destroy() override;
@@ -139,6 +143,7 @@ class BwrapBox : public Box {
   }
   std::vector<std::string> enter_argv(const ExecSpec& s, const std::string& leaf,
                                       const std::string& log_path);
+  void open_namespaces();
   void start_network();
   void block_ranges();
 
@@ -146,6 +151,10 @@ class BwrapBox : public Box {
   BoxSpec spec_;
   pid_t bwrap_pid_ = -1;  // our child: bwrap outside the namespaces
   pid_t init_pid_ = -1;   // pid 1 of the box, as the host sees it
+  // The box's namespaces (ipc, uts, net, pid, mnt, user) and root, opened once at boot: execs
+  // and file access go through these, never through a pid that could be reused.
+  std::vector<int> ns_fds_;
+  int root_fd_ = -1;
   pid_t slirp_pid_ = -1;
   int slirp_exit_fd_ = -1;  // slirp4netns exits when this closes (also if the server dies)
   std::string api_socket_;
@@ -190,7 +199,8 @@ void BwrapBox::boot() {
   // /etc files come as memfds: bwrap runs as the box's host uid, which may not be allowed to
   // read anything under the data dir.
   std::vector<std::pair<int, int>> etc_fds;
-  int next_fd = 5;
+  const int readyfd = 5;  // a single digit: the init's sh (dash) takes no more
+  int next_fd = 6;
   for (const auto& [name, text] : etc_files()) {
     int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
     if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
@@ -215,30 +225,43 @@ void BwrapBox::boot() {
                      "--tmpfs", "/home/user"});
   for (const auto& m : spec_.mounts)
     a.insert(a.end(), {m.read_only ? "--ro-bind" : "--bind", m.host_path, m.box_path});
+  // bwrap reports the init's pid before it builds the box's file system; the init says when the
+  // box is complete (pid 1 runs it only then) on the ready pipe, and closes it.
   a.insert(a.end(), {"--remount-ro", "/", "--seccomp", "4", "--info-fd", "3", "--chdir", "/app",
-                     "--", "sleep", "infinity"});
+                     "--", "sh", "-c",
+                     "printf 1 >&" + std::to_string(readyfd) + "; exec " +
+                         std::to_string(readyfd) + ">&-; exec sleep infinity"});
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) {
+    for (auto& [ours, theirs] : etc_fds) ::close(ours);
+    throw std::runtime_error("pipe failed");
+  }
 
   SpawnOptions opt;
   opt.argv = a;
   opt.env = box_env({});
-  opt.fds = {{info[1], 3}};
+  opt.fds = {{info[1], 3}, {ready[1], readyfd}};
   opt.fds.insert(opt.fds.end(), etc_fds.begin(), etc_fds.end());
   Child c;
   try {
     c = spawn_lasting_child(opt);
   } catch (...) {
-    ::close(info[0]);
-    ::close(info[1]);
+    for (int fd : {info[0], info[1], ready[0], ready[1]}) ::close(fd);
     for (auto& [ours, theirs] : etc_fds) ::close(ours);
     throw;
   }
   ::close(info[1]);
+  ::close(ready[1]);
   for (auto& [ours, theirs] : etc_fds) ::close(ours);
   close_fd(c.out);
   bwrap_pid_ = c.pid;
   std::string text;
-  bool ok = read_until(info[0], text, "}", clock::now() + std::chrono::seconds(10));
+  auto deadline = clock::now() + std::chrono::seconds(10);
+  bool ok = read_until(info[0], text, "}", deadline);
   ::close(info[0]);
+  std::string ready_text;
+  ok = ok && read_until(ready[0], ready_text, "1", deadline);
+  ::close(ready[0]);
   if (!ok) {
     ::kill(bwrap_pid_, SIGKILL);
     std::string why = drain(c.err);
@@ -250,7 +273,26 @@ void BwrapBox::boot() {
   auto at = text.find("\"child-pid\"");
   if (at == std::string::npos) throw std::runtime_error("bubblewrap gave no child pid: " + text);
   init_pid_ = static_cast<pid_t>(std::atol(text.c_str() + text.find(':', at) + 1));
+  open_namespaces();
   if (spec_.network) start_network();
+}
+
+void BwrapBox::open_namespaces() {
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, init_pid_, 0));
+  if (pidfd < 0) throw std::runtime_error("the sandbox's init ended at once");
+  std::string proc = "/proc/" + std::to_string(init_pid_);
+  for (const char* ns : {"ipc", "uts", "net", "pid", "mnt", "user"}) {
+    int fd = ::open((proc + "/ns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+    ns_fds_.push_back(fd);
+  }
+  root_fd_ = ::open((proc + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // Still the same process after the opens (a pidfd turns readable when it exits)?
+  pollfd p{pidfd, POLLIN, 0};
+  bool exited = ::poll(&p, 1, 0) != 0;
+  ::close(pidfd);
+  if (exited || ns_fds_.size() != 6 || root_fd_ < 0)
+    throw std::runtime_error("the sandbox's init ended while it was being set up");
 }
 
 void BwrapBox::start_network() {
@@ -308,7 +350,7 @@ void BwrapBox::block_ranges() {
 
 std::vector<std::string> BwrapBox::enter_argv(const ExecSpec& s, const std::string& leaf,
                                               const std::string& log_path) {
-  std::vector<std::string> a = {cfg_.helper, "exec", "--pid", std::to_string(init_pid_)};
+  std::vector<std::string> a = {cfg_.helper, "exec", "--ns-fds", std::to_string(kNsFdBase)};
   if (cfg_.cgroups) {
     for (const auto& f : cfg_.cgroups->create_leaf(spec_.id, leaf)) {
       a.push_back("--cgroup");
@@ -331,6 +373,7 @@ ExecResult BwrapBox::exec(const ExecSpec& s) {
   opt.argv = enter_argv(s, leaf, "");
   opt.env = box_env(s.env);
   opt.pipe_stdin = true;
+  for (size_t i = 0; i < ns_fds_.size(); ++i) opt.fds.emplace_back(ns_fds_[i], kNsFdBase + int(i));
   Child c = spawn_child(opt);
   auto kill_tree = [&] {
     if (cfg_.cgroups) cfg_.cgroups->kill_all(spec_.id, leaf);
@@ -372,6 +415,7 @@ uint64_t BwrapBox::spawn(const ExecSpec& s, const std::string& log_path) {
   opt.argv = enter_argv(s, leaf, log_path.empty() ? "/tmp/process.log" : log_path);
   opt.env = box_env(s.env);
   opt.pipe_output = false;
+  for (size_t i = 0; i < ns_fds_.size(); ++i) opt.fds.emplace_back(ns_fds_[i], kNsFdBase + int(i));
   Child c = spawn_child(opt);
   std::lock_guard<std::mutex> lock(mu_);
   spawned_[handle] = Spawned{c.pid, leaf};
@@ -479,6 +523,9 @@ void BwrapBox::destroy() {
     wait_child(slirp_pid_);
   }
   if (!api_socket_.empty()) ::unlink(api_socket_.c_str());
+  for (int fd : ns_fds_) ::close(fd);
+  ns_fds_.clear();
+  close_fd(root_fd_);
 }
 
 }  // namespace

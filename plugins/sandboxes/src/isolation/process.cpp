@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -61,7 +62,24 @@ Child spawn_child(const SpawnOptions& opt) {
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   }
-  for (auto [ours, theirs] : opt.fds) posix_spawn_file_actions_adddup2(&fa, ours, theirs);
+  // dup2s run in order: move every source above all targets first, so no dup2 overwrites a
+  // source that a later one still needs.
+  int highest = 2;
+  for (auto [ours, theirs] : opt.fds) highest = std::max(highest, theirs);
+  std::vector<int> moved;
+  for (auto [ours, theirs] : opt.fds) {
+    int high = ::fcntl(ours, F_DUPFD_CLOEXEC, highest + 1);
+    if (high < 0) {
+      for (int fd : moved) ::close(fd);
+      posix_spawn_file_actions_destroy(&fa);
+      fail("cannot pass a descriptor");
+    }
+    moved.push_back(high);
+    posix_spawn_file_actions_adddup2(&fa, high, theirs);
+  }
+  // Nothing else of the server's (client sockets, database connections) may reach a child: many
+  // of those descriptors are not close-on-exec.
+  posix_spawn_file_actions_addclosefrom_np(&fa, highest + 1);
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -82,6 +100,7 @@ Child spawn_child(const SpawnOptions& opt) {
   int rc = ::posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
+  for (int fd : moved) ::close(fd);
   if (rc != 0) {
     errno = rc;
     fail("cannot start " + opt.argv[0]);

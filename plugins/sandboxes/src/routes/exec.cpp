@@ -36,9 +36,15 @@ ExecSpec parse_exec(const Service& svc, const std::string& runtime, alpaca::Requ
       throw alpaca::HttpError(400, "Unknown language '" + language + "'",
                               "One of: python, node, shell");
   }
-  for (const auto& a : s.argv)
+  for (const auto& a : s.argv) {
     if (a.find('\0') != std::string::npos)
       throw alpaca::HttpError(400, "Code and commands cannot contain NUL bytes");
+    // The kernel takes at most 128 KiB per argument.
+    if (a.size() > 100000)
+      throw alpaca::HttpError(413, "Code or command too large",
+                              "At most 100000 bytes; write it to a file (PUT /sandboxes/:id/files/"
+                              "...) and run the file");
+  }
   s.timeout_ms = svc.settings().exec_timeout_ms;
   if (body->has("timeout_ms") && !body->isNull("timeout_ms")) {
     Poco::Dynamic::Var v = body->get("timeout_ms");
