@@ -169,6 +169,7 @@ void Service::stop() {
   if (reaper_.joinable()) reaper_.join();
   for (auto& b : boxes) b->destroy();
   for (auto& b : pool) b->destroy();
+  if (driver_) driver_->shutdown();
 }
 
 BoxSpec Service::default_spec(const std::string& id) const {

@@ -120,6 +120,7 @@ TEST(Cgroups, LimitsAndKillAll) {
   EXPECT_EQ(cg->oom_kills("b1/x1"), 0u);
   cg->remove_box("b1");
   EXPECT_TRUE(cg->boxes().empty());
+  cg->remove_root();
 }
 
 TEST(BwrapBox, ExecFilesAndDestroy) {
@@ -165,6 +166,7 @@ TEST(BwrapBox, ExecFilesAndDestroy) {
   EXPECT_THROW(box->exec(e), BoxError);
   if (cfg.cgroups) {
     EXPECT_TRUE(cfg.cgroups->boxes().empty());
+    cfg.cgroups->remove_root();
   }
   std::string cmd = std::string("rm -rf ") + tmpl;
   EXPECT_EQ(std::system(cmd.c_str()), 0);

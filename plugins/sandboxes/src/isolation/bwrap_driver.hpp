@@ -34,6 +34,9 @@ class BwrapDriver : public Driver {
   std::string name() const override { return "bwrap"; }
   std::unique_ptr<Box> start(const BoxSpec& spec) override;
   int reap_leftovers() override;
+  void shutdown() override {
+    if (cfg_.cgroups) cfg_.cgroups->remove_root();
+  }
 
  private:
   BwrapConfig cfg_;

@@ -240,6 +240,10 @@ uint64_t Cgroups::oom_kills(const std::string& rel) const {
   return 0;
 }
 
+void Cgroups::remove_root() const {
+  for (const auto& d : dirs("")) ::rmdir(d.c_str());
+}
+
 std::vector<std::string> Cgroups::boxes() const {
   std::vector<std::string> out;
   std::string d = dirs("")[0];

@@ -30,6 +30,8 @@ class Cgroups {
   void remove_box(const std::string& box) const;
   // How many processes of `rel` (a box, or "box/leaf") the memory limit has killed so far.
   uint64_t oom_kills(const std::string& rel) const;
+  // Removes <root> itself when no box is left in it (at shutdown).
+  void remove_root() const;
   // Box names found under <root> (left by an earlier run).
   std::vector<std::string> boxes() const;
 

@@ -241,7 +241,8 @@ BoxError file_error(const std::string& stderr_text, const std::string& what) {
   if (has("Permission denied")) return BoxError(403, "permission denied", detail);
   if (has("No space left on device") || has("Disk quota exceeded"))
     return BoxError(507, "the sandbox's disk is full", detail);
-  if (has("Not a directory")) return BoxError(400, "a parent of the path is not a directory", detail);
+  if (has("Not a directory") || has("File exists"))
+    return BoxError(400, "a parent of the path is not a directory", detail);
   if (has("Is a directory")) return BoxError(400, "Is a directory", detail);
   if (has("File name too long")) return BoxError(400, "file name too long", detail);
   std::string msg = what;
@@ -640,15 +641,35 @@ class DockerBox : public Box {
     auto deadline = spec.timeout_ms == 0
                         ? Clock::now() + std::chrono::hours(24 * 365)
                         : t0 + std::chrono::milliseconds(spec.timeout_ms);
-    bool eof = stream->pump(sink, deadline);
+    // The stream ends when the last holder of the exec's stdout/stderr goes. When the wrapper
+    // is gone but the stream is not (its cleanup lost a race with a fork bomb, or argv killed
+    // it), the supervisor kills the leftovers; the engine is asked every half second.
+    bool eof = false, exited = false, killed = false;
     std::string oom_after;
-    if (!eof) {
+    auto next_check = t0 + std::chrono::milliseconds(250);
+    for (;;) {
+      if (Clock::now() >= deadline) break;
+      if (stream->pump(sink, exited ? deadline : std::min(deadline, next_check))) {
+        eof = true;
+        break;
+      }
+      if (exited || Clock::now() < next_check) continue;
+      next_check = Clock::now() + std::chrono::milliseconds(500);
+      bool running = true;
+      int code = -1;
+      if (inspect_exec(eid, &running, &code) && !running) {
+        exited = true;
+        killed = kill_session(sid, token, &oom_after) || killed;
+        deadline = std::min(deadline, Clock::now() + std::chrono::seconds(5));
+      }
+    }
+    if (!eof && !exited) {
       res.timed_out = true;
       if (sid.empty())
         stream->pump(sink, Clock::now() + std::chrono::seconds(2), [&] { return header_done; });
       if (!sid.empty()) kill_session(sid, token, &oom_after);
       stream->pump(sink, Clock::now() + std::chrono::seconds(5));
-    } else if (cleanup && !sid.empty()) {
+    } else if (cleanup && !killed && !sid.empty()) {
       kill_session(sid, token, &oom_after);
     }
     stream->close();
@@ -792,21 +813,32 @@ std::unique_ptr<Box> DockerDriver::start(const BoxSpec& spec) {
 
   std::string path = "/containers/create?name=";
   path += Client::url_encode(name);
-  Response created = client_->post(path, body, 60000);
-  if (created.status != 201) {
-    std::string msg = "cannot create the sandbox container: ";
-    msg += created.message();
-    throw std::runtime_error(msg);
+  // The engine sometimes hands runc the container's rootfs before its overlay is mounted (seen
+  // with dockerd 20.10 under concurrent creates/removes: runc then fails with "stat
+  // /sbin/docker-init: permission denied" on the bare 0700 mount point). Such a start always
+  // fails for uid 1000, so it is safe to retry with a new container.
+  std::string last_error;
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    Response created = client_->post(path, body, 60000);
+    if (created.status != 201) {
+      std::string msg = "cannot create the sandbox container: ";
+      msg += created.message();
+      throw std::runtime_error(msg);
+    }
+    const std::string cid = created.object()->getValue<std::string>("Id");
+    auto box = std::make_unique<DockerBox>(client_, cid, name);
+    Response started = client_->post(container_path(cid) + "/start", 60000);
+    if (started.status == 204 || started.status == 304) return box;
+    last_error = started.message();
+    box.reset();  // removes the container
+    const bool runtime_failure = last_error.find("OCI runtime create failed") != std::string::npos ||
+                                 last_error.find("failed to create shim task") != std::string::npos;
+    if (!runtime_failure) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
   }
-  const std::string cid = created.object()->getValue<std::string>("Id");
-  auto box = std::make_unique<DockerBox>(client_, cid, name);
-  Response started = client_->post(container_path(cid) + "/start", 60000);
-  if (started.status != 204 && started.status != 304) {
-    std::string msg = "cannot start the sandbox container: ";
-    msg += started.message();
-    throw std::runtime_error(msg);  // ~DockerBox removes the container
-  }
-  return box;
+  std::string msg = "cannot start the sandbox container: ";
+  msg += last_error;
+  throw std::runtime_error(msg);
 }
 
 int DockerDriver::reap_leftovers() {

@@ -102,6 +102,8 @@ class Driver {
   // At server start: kills and frees whatever boxes a previous run of this server left behind.
   // Returns how many it found.
   virtual int reap_leftovers() = 0;
+  // At server stop, after every box was destroyed: frees what the driver itself holds.
+  virtual void shutdown() {}
 };
 
 }  // namespace sandboxes
