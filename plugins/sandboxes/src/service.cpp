@@ -427,7 +427,12 @@ std::string Service::record_json(const Record& r) const {
   if (r.ended_ms) o.set("ended_at", iso_time(r.ended_ms));
   else o.set("ended_at", Poco::Dynamic::Var());
   if (!r.error.empty()) o.set("error", r.error);
-  if (r.status == "creating") o.set("note", "Poll GET /sandboxes/" + r.id + " until status=running before exec");
+  if (r.status == "creating")
+    o.set("note", "Poll GET /sandboxes/" + r.id + " until status=running before exec");
+  else if (r.status == "running")
+    o.set("note", "Running: POST /sandboxes/" + r.id + "/exec runs code");
+  else
+    o.set("note", "Ended (" + r.status + "): create a new sandbox to run more code");
   Poco::JSON::Object limits;
   limits.set("memory_mb", settings_.limits.memory_bytes >> 20);
   limits.set("cpus", settings_.limits.cpu_millis / 1000.0);

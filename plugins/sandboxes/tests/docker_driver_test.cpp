@@ -4,6 +4,14 @@
 // The tests make their own image: an empty skeleton (/usr, /etc, /tmp, /app, /home/user, ...,
 // bin/lib/lib64 links into /usr) imported as alpaca-sandbox-test:local; every box binds the
 // host's /usr read-only, so sh, coreutils and python3 come from the host.
+#include "isolation/docker_driver.hpp"
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,7 +30,6 @@
 #include <vector>
 
 #include "isolation/docker_client.hpp"
-#include "isolation/docker_driver.hpp"
 
 namespace sandboxes {
 namespace {
@@ -107,7 +114,8 @@ struct Engine {
     fs::create_directory_symlink("usr/lib", root / "lib", ec);
     fs::create_directory_symlink("usr/lib64", root / "lib64", ec);
     ::chmod((root / "tmp").c_str(), 01777);
-    write_text(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n");
+    write_text(root / "etc/passwd",
+               "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n");
     write_text(root / "etc/group", "root:x:0:\nuser:x:1000:\n");
     std::string cmd = "tar --numeric-owner --owner=0 --group=0 -C '";
     cmd += root.string();
@@ -115,6 +123,10 @@ struct Engine {
     cmd += (dir / "image.tar").string();
     cmd += "' .";
     int rc = std::system(cmd.c_str());
+    // The previous import, if any, is dropped once replaced (unless a container still uses it).
+    std::string old_id;
+    docker::Response old = client.get("/images/alpaca-sandbox-test:local/json");
+    if (old.ok()) old_id = old.object()->optValue<std::string>("Id", "");
     std::string result;
     if (rc != 0) {
       result = "tar failed";
@@ -122,9 +134,17 @@ struct Engine {
       std::ifstream f(dir / "image.tar", std::ios::binary);
       std::string tar((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
       docker::Response r =
-          client.request("POST", "/images/create?fromSrc=-&repo=alpaca-sandbox-test&tag=local",
-                         tar, "application/x-tar", 120000);
+          client.request("POST", "/images/create?fromSrc=-&repo=alpaca-sandbox-test&tag=local", tar,
+                         "application/x-tar", 120000);
       if (!r.ok() || r.body.find("\"error") != std::string::npos) result = r.message();
+      if (result.empty() && !old_id.empty()) {
+        docker::Response now = client.get("/images/alpaca-sandbox-test:local/json");
+        if (now.ok() && now.object()->optValue<std::string>("Id", "") != old_id) {
+          std::string path = "/images/";
+          path += old_id;
+          client.del(path);
+        }
+      }
     }
     fs::remove_all(dir, ec);
     return result;
@@ -277,6 +297,16 @@ TEST_F(DockerDriverTest, EnvironmentAndUser) {
             "bar baz|/home/user|C.UTF-8|1000:1000|"
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
   EXPECT_EQ(r.exit_code, 0);
+
+  // The caller's PATH and IFS do not upset the driver's own shell code.
+  ExecSpec odd;
+  odd.argv = {"/bin/sh", "-c", "/bin/sleep 100 & /bin/echo \"$PATH\""};
+  odd.env = {{"PATH", "/nowhere"}, {"IFS", "x"}};
+  ExecResult o = shared().exec(odd);
+  EXPECT_EQ(o.stdout_data, "/nowhere\n");
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_LT(o.duration_ms, 1500u);
+  EXPECT_EQ(count_processes(shared(), "sleep"), 0);
 }
 
 TEST_F(DockerDriverTest, WorkingDirectory) {
@@ -293,10 +323,10 @@ TEST_F(DockerDriverTest, WorkingDirectory) {
 }
 
 TEST_F(DockerDriverTest, ReadOnlyRootAndWritableTmpfs) {
-  ExecResult r = shared().exec(sh(
-      "touch /etc/x 2>/dev/null && echo etc-writable; touch /usr/x 2>/dev/null && echo "
-      "usr-writable; for d in /app /home/user /tmp; do touch $d/f && echo ok; done; "
-      "printf '#!/bin/sh\\necho script-ran\\n' > /app/s.sh && chmod +x /app/s.sh && /app/s.sh"));
+  ExecResult r = shared().exec(
+      sh("touch /etc/x 2>/dev/null && echo etc-writable; touch /usr/x 2>/dev/null && echo "
+         "usr-writable; for d in /app /home/user /tmp; do touch $d/f && echo ok; done; "
+         "printf '#!/bin/sh\\necho script-ran\\n' > /app/s.sh && chmod +x /app/s.sh && /app/s.sh"));
   EXPECT_EQ(r.stdout_data, "ok\nok\nok\nscript-ran\n") << r.stderr_data;
   ExecResult caps = shared().exec(sh("grep CapEff /proc/self/status"));
   EXPECT_EQ(caps.stdout_data, "CapEff:\t0000000000000000\n");
@@ -416,8 +446,9 @@ TEST_F(DockerDriverTest, FilesRoundTrip) {
 
 TEST_F(DockerDriverTest, FilePathsAreChecked) {
   Box& box = shared();
-  box.exec(sh("ln -sfn /etc/hostname /app/link; ln -sfn /proc /app/p; ln -sfn /dev/shm /app/shm; "
-              "echo x > /app/plain"));
+  box.exec(
+      sh("ln -sfn /etc/hostname /app/link; ln -sfn /proc /app/p; ln -sfn /dev/shm /app/shm; "
+         "echo x > /app/plain"));
   auto read = [&](const std::string& p) { return status_of([&] { box.read_file(p, 1 << 20); }); };
   auto write = [&](const std::string& p) { return status_of([&] { box.write_file(p, "data"); }); };
   EXPECT_EQ(read("relative/path"), 400);
@@ -430,8 +461,8 @@ TEST_F(DockerDriverTest, FilePathsAreChecked) {
   EXPECT_EQ(read("/dev/null"), 400);
   EXPECT_EQ(read(std::string("/app/x\0y", 8)), 400);
   EXPECT_EQ(read("/app"), 400);
-  EXPECT_EQ(read("/app/link"), 400);               // a symlink as the last part
-  EXPECT_EQ(read("/app/p/self/environ"), 400);     // resolves into /proc
+  EXPECT_EQ(read("/app/link"), 400);            // a symlink as the last part
+  EXPECT_EQ(read("/app/p/self/environ"), 400);  // resolves into /proc
   EXPECT_EQ(read("/app/missing"), 404);
   EXPECT_EQ(read("/app/plain/below"), 404);
   EXPECT_EQ(write("/app/../x"), 400);
@@ -538,6 +569,88 @@ TEST_F(DockerDriverTest, SpawnRunsInTheBackgroundUntilStopped) {
   EXPECT_FALSE(box.process_running(987654, &code));
 }
 
+TEST_F(DockerDriverTest, ExposePortRelaysToTheBox) {
+  auto box = start("port");
+  std::string page(3u << 20, 'p');
+  page[777] = '\n';
+  box->write_file("/app/index.html", page);
+  ExecSpec web;
+  web.argv = {"python3", "-m", "http.server", "8000", "--bind", "0.0.0.0"};
+  uint64_t web_handle = box->spawn(web, "/tmp/web.log");
+  ExecSpec echo;
+  echo.argv = {"python3", "-c",
+               "import socket\n"
+               "s = socket.socket()\n"
+               "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+               "s.bind(('0.0.0.0', 9000))\n"
+               "s.listen()\n"
+               "while True:\n"
+               "    c, _ = s.accept()\n"
+               "    data = b''\n"
+               "    while True:\n"
+               "        d = c.recv(65536)\n"
+               "        if not d: break\n"
+               "        data += d\n"
+               "    c.sendall(data[::-1])\n"
+               "    c.close()\n"};
+  box->spawn(echo, "/tmp/echo.log");
+
+  const uint16_t web_port = box->expose_port(8000);
+  EXPECT_EQ(box->expose_port(8000), web_port);
+  int status = 0;
+  std::string body;
+  for (int i = 0; i < 200 && status != 200; ++i) {
+    try {
+      Poco::Net::HTTPClientSession session("127.0.0.1", web_port);
+      session.setTimeout(Poco::Timespan(10, 0));
+      Poco::Net::HTTPRequest request("GET", "/index.html", Poco::Net::HTTPMessage::HTTP_1_1);
+      session.sendRequest(request);
+      Poco::Net::HTTPResponse response;
+      std::istream& in = session.receiveResponse(response);
+      status = static_cast<int>(response.getStatus());
+      body.clear();
+      Poco::StreamCopier::copyToString(in, body);
+    } catch (const Poco::Exception&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(body == page) << body.size();
+
+  // Upload, half-close, download: both directions and the FIN go through.
+  const uint16_t echo_port = box->expose_port(9000);
+  EXPECT_NE(echo_port, web_port);
+  std::string sent(2u << 20, 'a');
+  for (size_t i = 0; i < sent.size(); i += 4096) sent[i] = static_cast<char>('b' + i % 20);
+  std::string got;
+  for (int i = 0; i < 200 && got.size() != sent.size(); ++i) {
+    got.clear();
+    try {
+      Poco::Net::StreamSocket sock(Poco::Net::SocketAddress("127.0.0.1", echo_port));
+      sock.setReceiveTimeout(Poco::Timespan(10, 0));
+      size_t off = 0;
+      while (off < sent.size())
+        off += static_cast<size_t>(
+            sock.sendBytes(sent.data() + off, static_cast<int>(sent.size() - off)));
+      sock.shutdownSend();
+      char buf[65536];
+      int n;
+      while ((n = sock.receiveBytes(buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
+    } catch (const Poco::Exception&) {
+    }
+    if (got.size() != sent.size()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(got == std::string(sent.rbegin(), sent.rend())) << got.size();
+
+  box->stop_process(web_handle);
+  box->destroy();
+  EXPECT_THROW(Poco::Net::StreamSocket(Poco::Net::SocketAddress("127.0.0.1", web_port)),
+               Poco::Exception);
+
+  auto offline = start("portoff", Limits{}, false);
+  EXPECT_THROW(offline->expose_port(8000), std::runtime_error);
+}
+
 TEST_F(DockerDriverTest, NetworkOffMeansLoopbackOnly) {
   auto off = start("netoff", Limits{}, false);
   EXPECT_EQ(off->exec(sh("ls /sys/class/net")).stdout_data, "lo\n");
@@ -556,9 +669,8 @@ TEST_F(DockerDriverTest, LimitsReachTheContainer) {
       sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
          "cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes 2>/dev/null || echo noswapacct; "
          "df -k /app /tmp /home/user | tail -3 | while read -r a b c; do echo $b; done"));
-  EXPECT_EQ(r.stdout_data,
-            std::to_string(200ull << 20) + "\n99\n" + std::to_string(200ull << 20) +
-                "\n10240\n10240\n10240\n")
+  EXPECT_EQ(r.stdout_data, std::to_string(200ull << 20) + "\n99\n" + std::to_string(200ull << 20) +
+                               "\n10240\n10240\n10240\n")
       << r.stderr_data;
 }
 

@@ -118,7 +118,9 @@ Stream::Stream(Poco::Net::StreamSocket socket, std::string already_read)
   fd_ = socket_.impl()->sockfd();
 }
 
-Stream::~Stream() { close(); }
+Stream::~Stream() {
+  close();
+}
 
 void Stream::close() {
   if (fd_ < 0) return;

@@ -83,8 +83,7 @@ class Client {
 
   // One request; `path` starts with '/' and goes after the API prefix (query included).
   // Throws std::runtime_error when the engine cannot be reached or the exchange fails.
-  Response request(const std::string& method, const std::string& path,
-                   const std::string& body = {},
+  Response request(const std::string& method, const std::string& path, const std::string& body = {},
                    const std::string& content_type = "application/json",
                    int timeout_ms = 60000) const;
   Response get(const std::string& path, int timeout_ms = 60000) const {

@@ -2,12 +2,22 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -36,7 +46,7 @@ constexpr const char* kOomLine = "alpaca: killed: out of memory (the sandbox's m
 // PID 1 and the calling shell ($$), and never signals $$'s own process group.
 const char* const kKillFunction = R"SH(
 __alpaca_k() {
-  local s=$1 max=$2 r=0 c=0 n g d p l
+  local IFS=' ' s=$1 max=$2 r=0 c=0 n g d p l
   while [ $c -lt 2 ] && [ $r -lt $max ]; do
     r=$((r+1)); n=0; g=' '
     for d in /proc/[0-9]*; do
@@ -60,7 +70,7 @@ __alpaca_k() {
 // __alpaca_oom: sets __o to the memory cgroup's oom_kill counter ("-" when unreadable).
 const char* const kOomFunction = R"SH(
 __alpaca_oom() {
-  local f a b
+  local IFS=' ' f a b
   __o=-
   for f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do
     if [ -r "$f" ]; then
@@ -78,7 +88,7 @@ __alpaca_oom() {
 const char* const kSupervisorMain = R"SH(
 trap '' HUP INT QUIT TERM USR1 USR2 PIPE ALRM
 __alpaca_sweep() {
-  local t="ALPACA_EXEC_ID=$1" keep=" 0 1 $2 " d p l e x
+  local IFS=' ' t="ALPACA_EXEC_ID=$1" keep=" 0 1 $2 " d p l e x
   for d in /proc/[0-9]*; do
     p=${d#/proc/}
     case $p in 1|$$) continue;; esac
@@ -250,12 +260,212 @@ BoxError file_error(const std::string& stderr_text, const std::string& what) {
   return BoxError(500, msg, detail);
 }
 
+// ---- port forwarding ----
+
+// Listens on 127.0.0.1:<ephemeral> and relays each connection to target:port, both ways, with
+// half-closes passed on. One thread runs a poll loop over all of a forwarder's connections.
+class PortForwarder {
+ public:
+  PortForwarder(const std::string& target_ip, uint16_t target_port) {
+    std::memset(&target_, 0, sizeof(target_));
+    target_.sin_family = AF_INET;
+    target_.sin_port = htons(target_port);
+    if (::inet_pton(AF_INET, target_ip.c_str(), &target_.sin_addr) != 1)
+      throw std::runtime_error("the box has no IPv4 address to forward to");
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (listen_fd_ < 0 || wake_fd_ < 0) {
+      close_fds();
+      throw std::runtime_error("cannot open a socket to expose the port");
+    }
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    local.sin_port = 0;
+    socklen_t len = sizeof(local);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0 ||
+        ::listen(listen_fd_, 128) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&local), &len) != 0) {
+      close_fds();
+      throw std::runtime_error("cannot listen on 127.0.0.1 to expose the port");
+    }
+    port_ = ntohs(local.sin_port);
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  ~PortForwarder() {
+    uint64_t one = 1;
+    ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+    (void)n;
+    if (thread_.joinable()) thread_.join();
+    close_fds();
+  }
+
+  PortForwarder(const PortForwarder&) = delete;
+  PortForwarder& operator=(const PortForwarder&) = delete;
+
+  uint16_t port() const { return port_; }
+
+ private:
+  static constexpr size_t kBuffer = 256 * 1024;
+  static constexpr size_t kMaxConnections = 256;
+
+  struct Conn {
+    int client = -1;
+    int upstream = -1;
+    bool connected = false;
+    std::string to_upstream, to_client;
+    bool client_eof = false, upstream_eof = false;
+    bool client_shut = false, upstream_shut = false;
+    bool dead = false;
+  };
+
+  void close_fds() {
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    listen_fd_ = wake_fd_ = -1;
+  }
+
+  // Reads what fits into `buf`; sets *eof at EOF, *dead on an error.
+  static void pull(int fd, std::string* buf, bool* eof, bool* dead) {
+    char tmp[64 * 1024];
+    size_t room = buf->size() < kBuffer ? kBuffer - buf->size() : 0;
+    if (room == 0) return;
+    ssize_t n = ::recv(fd, tmp, std::min(room, sizeof(tmp)), MSG_DONTWAIT);
+    if (n > 0) {
+      buf->append(tmp, static_cast<size_t>(n));
+    } else if (n == 0) {
+      *eof = true;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      *dead = true;
+    }
+  }
+
+  static void push(int fd, std::string* buf, bool* dead) {
+    if (buf->empty()) return;
+    ssize_t n = ::send(fd, buf->data(), buf->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      buf->erase(0, static_cast<size_t>(n));
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      *dead = true;
+    }
+  }
+
+  void accept_all(std::vector<std::unique_ptr<Conn>>* conns) {
+    for (;;) {
+      int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c < 0) return;
+      if (conns->size() >= kMaxConnections) {
+        ::close(c);
+        continue;
+      }
+      int u = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (u < 0) {
+        ::close(c);
+        continue;
+      }
+      int rc = ::connect(u, reinterpret_cast<const sockaddr*>(&target_), sizeof(target_));
+      if (rc != 0 && errno != EINPROGRESS) {
+        ::close(c);
+        ::close(u);
+        continue;
+      }
+      auto conn = std::make_unique<Conn>();
+      conn->client = c;
+      conn->upstream = u;
+      conn->connected = rc == 0;
+      conns->push_back(std::move(conn));
+    }
+  }
+
+  void loop() {
+    std::vector<std::unique_ptr<Conn>> conns;
+    std::vector<pollfd> fds;
+    for (;;) {
+      fds.clear();
+      fds.push_back(pollfd{wake_fd_, POLLIN, 0});
+      fds.push_back(pollfd{listen_fd_, POLLIN, 0});
+      for (const auto& c : conns) {
+        short ce = 0, ue = 0;
+        if (!c->client_eof && c->to_upstream.size() < kBuffer) ce |= POLLIN;
+        if (!c->to_client.empty()) ce |= POLLOUT;
+        if (!c->connected) {
+          ue = POLLOUT;
+        } else {
+          if (!c->upstream_eof && c->to_client.size() < kBuffer) ue |= POLLIN;
+          if (!c->to_upstream.empty()) ue |= POLLOUT;
+        }
+        fds.push_back(pollfd{c->client, ce, 0});
+        fds.push_back(pollfd{c->upstream, ue, 0});
+      }
+      if (::poll(fds.data(), fds.size(), -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (fds[0].revents) break;
+      for (size_t i = 0; i < conns.size(); ++i) {
+        Conn& c = *conns[i];
+        const short cr = fds[2 + 2 * i].revents;
+        const short ur = fds[3 + 2 * i].revents;
+        if (!c.connected) {
+          if (ur & (POLLOUT | POLLERR | POLLHUP)) {
+            int err = 0;
+            socklen_t len = sizeof(err);
+            ::getsockopt(c.upstream, SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err != 0) {
+              c.dead = true;
+              continue;
+            }
+            c.connected = true;
+          }
+        } else {
+          if (ur & (POLLIN | POLLHUP | POLLERR))
+            pull(c.upstream, &c.to_client, &c.upstream_eof, &c.dead);
+          if (ur & POLLOUT) push(c.upstream, &c.to_upstream, &c.dead);
+        }
+        if (cr & (POLLIN | POLLHUP | POLLERR))
+          pull(c.client, &c.to_upstream, &c.client_eof, &c.dead);
+        if (cr & POLLOUT) push(c.client, &c.to_client, &c.dead);
+        if (c.connected && c.client_eof && c.to_upstream.empty() && !c.upstream_shut) {
+          ::shutdown(c.upstream, SHUT_WR);
+          c.upstream_shut = true;
+        }
+        if (c.upstream_eof && c.to_client.empty() && !c.client_shut) {
+          ::shutdown(c.client, SHUT_WR);
+          c.client_shut = true;
+        }
+      }
+      conns.erase(std::remove_if(conns.begin(), conns.end(),
+                                 [](const std::unique_ptr<Conn>& c) {
+                                   bool done = c->dead || (c->client_shut && c->upstream_shut);
+                                   if (done) {
+                                     ::close(c->client);
+                                     ::close(c->upstream);
+                                   }
+                                   return done;
+                                 }),
+                  conns.end());
+      if (fds[1].revents & POLLIN) accept_all(&conns);
+    }
+    for (const auto& c : conns) {
+      ::close(c->client);
+      ::close(c->upstream);
+    }
+  }
+
+  sockaddr_in target_{};
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
 // ---- the box ----
 
 class DockerBox : public Box {
  public:
-  DockerBox(std::shared_ptr<Client> client, std::string container_id, std::string name)
-      : client_(std::move(client)), cid_(std::move(container_id)), name_(std::move(name)) {}
+  DockerBox(std::shared_ptr<Client> client, std::string container_id)
+      : client_(std::move(client)), cid_(std::move(container_id)) {}
 
   ~DockerBox() override {
     try {
@@ -275,7 +485,7 @@ class DockerBox : public Box {
     if (log_path.empty()) throw BoxError(400, "no log path");
     check_running();
     const std::string token = next_token();
-    std::vector<std::string> cmd{"sh", "-c", kSpawnMain, "sh", spec.cwd, log_path};
+    std::vector<std::string> cmd{"/bin/sh", "-c", kSpawnMain, "sh", cwd_of(spec), log_path};
     cmd.insert(cmd.end(), spec.argv.begin(), spec.argv.end());
     std::string eid = create_exec(cmd, spec.env, token, /*attach_stdin=*/false);
     auto stream = start_exec(eid);
@@ -329,23 +539,57 @@ class DockerBox : public Box {
 
   void stop_process(uint64_t handle) override {
     Spawned sp;
-    if (!find_spawn(handle, &sp)) return;
+    if (!find_spawn(handle, &sp) || sp.stopped) return;
+    // Also when the process itself has ended: what it started may still run in its session.
     kill_session(sp.sid, sp.token, nullptr);
     {
       std::lock_guard<std::mutex> lock(mu_);
       spawns_[handle].stopped = true;
     }
     auto until = Clock::now() + std::chrono::seconds(3);
+    bool running = false;
+    int code = -1;
     while (Clock::now() < until) {
-      bool running = false;
-      int code = -1;
       if (!inspect_exec(sp.eid, &running, &code) || !running) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
 
-  uint16_t expose_port(uint16_t /*box_port*/) override {
-    throw std::runtime_error("the docker driver cannot expose ports yet");
+  // Relays 127.0.0.1:<port> of the host to box_port on the box's bridge address: the process
+  // in the box must listen on 0.0.0.0 (or that address), not only on its loopback. Boxes
+  // without network have no address to relay to.
+  uint16_t expose_port(uint16_t box_port) override {
+    if (box_port == 0) throw BoxError(400, "bad port");
+    check_running();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = forwarders_.find(box_port);
+      if (it != forwarders_.end()) return it->second->port();
+    }
+    Response r = client_->get(container_path(cid_) + "/json", 10000);
+    if (!r.ok()) engine_failure(r, "inspecting the container");
+    std::string ip;
+    if (auto net = r.object()->getObject("NetworkSettings")) {
+      ip = net->optValue<std::string>("IPAddress", "");
+      if (ip.empty()) {
+        if (auto nets = net->getObject("Networks")) {
+          for (const auto& name : nets->getNames()) {
+            auto n = nets->getObject(name);
+            if (n && !n->optValue<std::string>("IPAddress", "").empty()) {
+              ip = n->getValue<std::string>("IPAddress");
+              break;
+            }
+          }
+        }
+      }
+    }
+    if (ip.empty())
+      throw std::runtime_error("the sandbox has no network, so it has no port to expose");
+    auto forwarder = std::make_unique<PortForwarder>(ip, box_port);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& slot = forwarders_[box_port];
+    if (!slot) slot = std::move(forwarder);
+    return slot->port();
   }
 
   std::string read_file(const std::string& path, size_t max_bytes) override {
@@ -427,6 +671,12 @@ class DockerBox : public Box {
 
   void destroy() override {
     destroyed_ = true;
+    std::map<uint16_t, std::unique_ptr<PortForwarder>> forwarders;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      forwarders.swap(forwarders_);
+    }
+    forwarders.clear();  // stops listening and drops the relayed connections
     std::lock_guard<std::mutex> lock(destroy_mu_);
     if (removed_) return;
     std::string path = container_path(cid_);
@@ -448,6 +698,8 @@ class DockerBox : public Box {
     std::string token;
     bool stopped = false;
   };
+
+  static std::string cwd_of(const ExecSpec& spec) { return spec.cwd.empty() ? "/app" : spec.cwd; }
 
   void check_running() const {
     if (destroyed_) throw BoxError(409, "the sandbox is not running", "destroyed");
@@ -592,7 +844,7 @@ class DockerBox : public Box {
     const auto t0 = Clock::now();
     check_running();
     const std::string token = next_token();
-    std::vector<std::string> cmd{"sh", "-c", exec_script(), "sh", spec.cwd};
+    std::vector<std::string> cmd{"/bin/sh", "-c", exec_script(), "sh", cwd_of(spec)};
     cmd.insert(cmd.end(), spec.argv.begin(), spec.argv.end());
     std::string eid = create_exec(cmd, spec.env, token, !spec.stdin_data.empty());
     auto stream = start_exec(eid);
@@ -638,9 +890,8 @@ class DockerBox : public Box {
       }
     };
 
-    auto deadline = spec.timeout_ms == 0
-                        ? Clock::now() + std::chrono::hours(24 * 365)
-                        : t0 + std::chrono::milliseconds(spec.timeout_ms);
+    auto deadline = spec.timeout_ms == 0 ? Clock::now() + std::chrono::hours(24 * 365)
+                                         : t0 + std::chrono::milliseconds(spec.timeout_ms);
     // The stream ends when the last holder of the exec's stdout/stderr goes. When the wrapper
     // is gone but the stream is not (its cleanup lost a race with a fork bomb, or argv killed
     // it), the supervisor kills the leftovers; the engine is asked every half second.
@@ -699,8 +950,8 @@ class DockerBox : public Box {
       res.exit_code = exit_code;
       if (cleanup && exit_code == 137) {
         // The oom_kill counter moved during the exec (or cannot be read): the memory limit.
-        bool unknown = oom_before.empty() || oom_before == "-" || oom_after.empty() ||
-                       oom_after == "-";
+        bool unknown =
+            oom_before.empty() || oom_before == "-" || oom_after.empty() || oom_after == "-";
         if (unknown || oom_before != oom_after) {
           res.out_of_memory = true;
           append_line(&res.stderr_data, kOomLine);
@@ -722,7 +973,6 @@ class DockerBox : public Box {
 
   std::shared_ptr<Client> client_;
   const std::string cid_;
-  const std::string name_;
   std::atomic<bool> destroyed_{false};
   std::mutex destroy_mu_;
   bool removed_ = false;  // under destroy_mu_
@@ -731,6 +981,7 @@ class DockerBox : public Box {
   std::multiset<std::string> running_;  // session ids of execs under way
   std::map<uint64_t, Spawned> spawns_;
   uint64_t next_handle_ = 0;
+  std::map<uint16_t, std::unique_ptr<PortForwarder>> forwarders_;
 };
 
 std::string tmpfs_options(uint64_t size) {
@@ -767,7 +1018,7 @@ std::unique_ptr<Box> DockerDriver::start(const BoxSpec& spec) {
 
   Poco::JSON::Object body;
   body.set("Image", cfg_.image);
-  body.set("Cmd", string_array({"sh", "-c", supervisor_script()}));
+  body.set("Cmd", string_array({"/bin/sh", "-c", supervisor_script()}));
   body.set("Entrypoint", string_array({}));
   body.set("User", kUser);
   body.set("WorkingDir", "/app");
@@ -813,12 +1064,13 @@ std::unique_ptr<Box> DockerDriver::start(const BoxSpec& spec) {
 
   std::string path = "/containers/create?name=";
   path += Client::url_encode(name);
-  // The engine sometimes hands runc the container's rootfs before its overlay is mounted (seen
-  // with dockerd 20.10 under concurrent creates/removes: runc then fails with "stat
-  // /sbin/docker-init: permission denied" on the bare 0700 mount point). Such a start always
-  // fails for uid 1000, so it is safe to retry with a new container.
+  // dockerd 20.10 on this kind of host sometimes hands runc a rootfs whose overlay is not
+  // mounted (more often while other containers are created or removed): runc then works in the
+  // bare 0700 mount point and fails with "stat /sbin/docker-init: permission denied". Such a
+  // start always fails for uid 1000, so a new container is tried, with a growing pause.
   std::string last_error;
-  for (int attempt = 1; attempt <= 4; ++attempt) {
+  int pause_ms = 100;
+  for (int attempt = 1; attempt <= 6; ++attempt) {
     Response created = client_->post(path, body, 60000);
     if (created.status != 201) {
       std::string msg = "cannot create the sandbox container: ";
@@ -826,15 +1078,17 @@ std::unique_ptr<Box> DockerDriver::start(const BoxSpec& spec) {
       throw std::runtime_error(msg);
     }
     const std::string cid = created.object()->getValue<std::string>("Id");
-    auto box = std::make_unique<DockerBox>(client_, cid, name);
+    auto box = std::make_unique<DockerBox>(client_, cid);
     Response started = client_->post(container_path(cid) + "/start", 60000);
     if (started.status == 204 || started.status == 304) return box;
     last_error = started.message();
     box.reset();  // removes the container
-    const bool runtime_failure = last_error.find("OCI runtime create failed") != std::string::npos ||
-                                 last_error.find("failed to create shim task") != std::string::npos;
-    if (!runtime_failure) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+    const bool runtime_failure =
+        last_error.find("OCI runtime create failed") != std::string::npos ||
+        last_error.find("failed to create shim task") != std::string::npos;
+    if (!runtime_failure || attempt == 6) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    pause_ms = std::min(pause_ms * 2, 1000);
   }
   std::string msg = "cannot start the sandbox container: ";
   msg += last_error;
