@@ -1,14 +1,21 @@
 #include "isolation_abi.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <random>
 
 #include "service.hpp"
 
+// A box handed to another plugin. Calls may overlap box_destroy: destroy kills the box (running
+// calls return), then waits for the calls in flight before freeing it.
 struct alpaca_isolation_box {
   std::unique_ptr<sandboxes::Box> box;
+  std::mutex mu;
+  std::condition_variable idle;
+  int calls = 0;
 };
 
 namespace sandboxes {
@@ -22,6 +29,25 @@ void put_error(char* err, size_t cap, const std::string& msg) {
   std::snprintf(err, cap, "%s", msg.c_str());
 }
 
+// Counts a call in flight on a box for box_destroy.
+class InCall {
+ public:
+  explicit InCall(alpaca_isolation_box* b) : b_(b) {
+    if (!b_) throw std::runtime_error("no box");
+    std::lock_guard<std::mutex> lock(b_->mu);
+    ++b_->calls;
+  }
+  ~InCall() {
+    std::lock_guard<std::mutex> lock(b_->mu);
+    if (--b_->calls == 0) b_->idle.notify_all();
+  }
+  InCall(const InCall&) = delete;
+  InCall& operator=(const InCall&) = delete;
+
+ private:
+  alpaca_isolation_box* b_;
+};
+
 template <typename T>
 bool has(const T* s, size_t end) {
   return s && s->struct_size >= end;
@@ -34,9 +60,10 @@ std::vector<std::string> list(const char* const* items) {
 }
 
 ExecSpec to_exec(const alpaca_isolation_command* c) {
-  if (!has(c, offsetof(alpaca_isolation_command, output_limit) + sizeof c->output_limit) ||
-      !c->argv || !c->argv[0])
-    throw std::runtime_error("a command needs argv");
+  if (!c) throw std::runtime_error("no command given");
+  if (!has(c, sizeof(alpaca_isolation_command)))
+    throw std::runtime_error("the command's struct_size is smaller than version 1's");
+  if (!c->argv || !c->argv[0]) throw std::runtime_error("a command needs argv");
   const Settings& s = g_service.load()->settings();
   ExecSpec e;
   e.argv = list(c->argv);
@@ -71,7 +98,9 @@ alpaca_isolation_box* box_start(const alpaca_isolation_spec* spec, char* err, si
     b.id = "iso_" + std::to_string(rd() % 1000000) + "_" + std::to_string(++counter);
     b.limits = svc->settings().limits;
     b.network = svc->settings().network;
-    if (spec && spec->struct_size >= sizeof(alpaca_isolation_spec)) {
+    if (spec && spec->struct_size < sizeof(alpaca_isolation_spec))
+      throw std::runtime_error("the spec's struct_size is smaller than version 1's");
+    if (spec) {
       if (spec->memory_bytes) b.limits.memory_bytes = spec->memory_bytes;
       if (spec->cpu_millis) b.limits.cpu_millis = spec->cpu_millis;
       if (spec->pids) b.limits.pids = spec->pids;
@@ -110,12 +139,17 @@ void box_destroy(alpaca_isolation_box* b) {
     b->box->destroy();
   } catch (...) {
   }
+  {
+    std::unique_lock<std::mutex> lock(b->mu);
+    b->idle.wait(lock, [&] { return b->calls == 0; });
+  }
   delete b;
 }
 
 int box_alive(alpaca_isolation_box* b) {
   try {
-    return b && b->box->alive() ? 1 : 0;
+    InCall in(b);
+    return b->box->alive() ? 1 : 0;
   } catch (...) {
     return 0;
   }
@@ -124,7 +158,8 @@ int box_alive(alpaca_isolation_box* b) {
 int exec(alpaca_isolation_box* b, const alpaca_isolation_command* c, alpaca_isolation_result* out,
          char* err, size_t cap) {
   try {
-    if (!b || !out) throw std::runtime_error("box and result are required");
+    if (!out) throw std::runtime_error("a result is required");
+    InCall in(b);
     ExecResult r = b->box->exec(to_exec(c));
     std::memset(out, 0, sizeof *out);
     out->struct_size = sizeof *out;
@@ -154,7 +189,7 @@ void result_free(alpaca_isolation_result* r) {
 uint64_t spawn(alpaca_isolation_box* b, const alpaca_isolation_command* c, const char* log_path,
                char* err, size_t cap) {
   try {
-    if (!b) throw std::runtime_error("no box");
+    InCall in(b);
     return b->box->spawn(to_exec(c), log_path ? log_path : "");
   } catch (const std::exception& e) {
     put_error(err, cap, e.what());
@@ -164,7 +199,8 @@ uint64_t spawn(alpaca_isolation_box* b, const alpaca_isolation_command* c, const
 
 int process_running(alpaca_isolation_box* b, uint64_t handle, int* exit_code) {
   try {
-    return b && b->box->process_running(handle, exit_code) ? 1 : 0;
+    InCall in(b);
+    return b->box->process_running(handle, exit_code) ? 1 : 0;
   } catch (...) {
     return -1;
   }
@@ -172,14 +208,15 @@ int process_running(alpaca_isolation_box* b, uint64_t handle, int* exit_code) {
 
 void process_stop(alpaca_isolation_box* b, uint64_t handle) {
   try {
-    if (b) b->box->stop_process(handle);
+    InCall in(b);
+    b->box->stop_process(handle);
   } catch (...) {
   }
 }
 
 uint16_t expose_port(alpaca_isolation_box* b, uint16_t port, char* err, size_t cap) {
   try {
-    if (!b) throw std::runtime_error("no box");
+    InCall in(b);
     return b->box->expose_port(port);
   } catch (const BoxError& e) {
     put_error(err, cap, std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()));
@@ -192,7 +229,8 @@ uint16_t expose_port(alpaca_isolation_box* b, uint16_t port, char* err, size_t c
 int write_file(alpaca_isolation_box* b, const char* path, const void* data, size_t len, char* err,
                size_t cap) {
   try {
-    if (!b || !path) throw std::runtime_error("box and path are required");
+    if (!path) throw std::runtime_error("a path is required");
+    InCall in(b);
     b->box->write_file(path, std::string(static_cast<const char*>(data), data ? len : 0));
     return 0;
   } catch (const BoxError& e) {
@@ -206,7 +244,9 @@ int write_file(alpaca_isolation_box* b, const char* path, const void* data, size
 void* read_file(alpaca_isolation_box* b, const char* path, size_t max_len, size_t* len, char* err,
                 size_t cap) {
   try {
-    if (!b || !path || !len) throw std::runtime_error("box, path and len are required");
+    if (!path || !len) throw std::runtime_error("path and len are required");
+    InCall in(b);
+    if (max_len == 0) max_len = g_service.load()->settings().max_file_bytes;
     std::string data = b->box->read_file(path, max_len);
     *len = data.size();
     return copy_out(data);

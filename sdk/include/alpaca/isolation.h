@@ -70,7 +70,10 @@ typedef struct alpaca_isolation_api {
   /* ---- version 1 ---- */
   /* Starts a box and returns when it is ready; NULL on failure with a message in err. */
   alpaca_isolation_box* (*box_start)(const alpaca_isolation_spec* spec, char* err, size_t err_cap);
-  /* Kills everything in the box and frees it. The pointer is invalid afterwards. */
+  /* Kills everything in the box and frees it. Calls on the box running in other threads return
+   * (with an error or the killed process's result) and are waited for before the box is freed.
+   * The pointer is invalid afterwards. A spec or command whose struct_size is smaller than
+   * version 1's is refused with an error. */
   void (*box_destroy)(alpaca_isolation_box* box);
   /* 1 while the box runs. */
   int (*box_alive)(alpaca_isolation_box* box);
@@ -83,7 +86,8 @@ typedef struct alpaca_isolation_api {
    * /tmp/process.log). Returns a handle > 0, or 0 with a message in err. */
   uint64_t (*spawn)(alpaca_isolation_box* box, const alpaca_isolation_command* cmd,
                     const char* log_path, char* err, size_t err_cap);
-  /* 1 while the spawned process runs; 0 when it ended (*exit_code set), -1 unknown handle. */
+  /* 1 while the spawned process runs; 0 when it ended (*exit_code set), -1 unknown handle
+   * (also after process_stop, which forgets it). */
   int (*process_running)(alpaca_isolation_box* box, uint64_t handle, int* exit_code);
   /* Kills the spawned process and everything it started. */
   void (*process_stop)(alpaca_isolation_box* box, uint64_t handle);
@@ -92,7 +96,8 @@ typedef struct alpaca_isolation_api {
   uint16_t (*expose_port)(alpaca_isolation_box* box, uint16_t box_port, char* err,
                           size_t err_cap);
   /* Files by absolute path in the box; paths cannot leave it. write: 0 or -1 (err).
-   * read: a malloc'd buffer (free with free_buffer) and *len, or NULL (err). */
+   * read: a malloc'd buffer (free with free_buffer) and *len, or NULL (err); max_len 0 = the
+   * server's sandboxes.max_file_bytes. */
   int (*write_file)(alpaca_isolation_box* box, const char* path, const void* data, size_t len,
                     char* err, size_t err_cap);
   void* (*read_file)(alpaca_isolation_box* box, const char* path, size_t max_len, size_t* len,

@@ -117,7 +117,12 @@ std::vector<std::pair<std::string, std::string>> etc_files() {
 class BwrapBox : public Box {
  public:
   BwrapBox(const BwrapConfig& cfg, BoxSpec spec) : cfg_(cfg), spec_(std::move(spec)) {}
-  ~BwrapBox() override { destroy(); }
+  // Descriptors stay open until the last user is gone: destroy() may overlap an exec.
+  ~BwrapBox() override {
+    destroy();
+    for (int fd : ns_fds_) ::close(fd);
+    close_fd(root_fd_);
+  }
 
   void boot();
 
@@ -523,9 +528,6 @@ void BwrapBox::destroy() {
     wait_child(slirp_pid_);
   }
   if (!api_socket_.empty()) ::unlink(api_socket_.c_str());
-  for (int fd : ns_fds_) ::close(fd);
-  ns_fds_.clear();
-  close_fd(root_fd_);
 }
 
 }  // namespace

@@ -16,6 +16,11 @@
 // Files are read and written through execs too: the engine's archive API does not see tmpfs
 // mounts.
 //
+// Network: "bridge" or "none". Docker's bridge does not block the host, loopback or private
+// ranges the way the bubblewrap driver's slirp4netns does. expose_port() relays
+// 127.0.0.1:<ephemeral> on the host to the box's bridge address (so the server in the box must
+// listen on 0.0.0.0); boxes without network cannot expose ports.
+//
 // Image requirements: `sh` (a POSIX shell with `local`: dash, bash, busybox), coreutils-ish
 // `cat`, `head`, `wc`, `mkdir`, `readlink`, `rm`; a real /sbin directory (or one Docker can
 // create /sbin/docker-init in: with /usr bound read-only from the host, /sbin must not be a
