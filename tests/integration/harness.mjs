@@ -29,6 +29,9 @@ export const authPlugin =
 // the database plugin.
 export const storagePlugin =
   process.env.ALPACA_STORAGE_PLUGIN || path.join(path.dirname(databasePlugin), 'storage.so');
+// The first-party sandboxes plugin (/sandboxes: isolated boxes running code), next to the
+// database plugin.
+export const sandboxesPlugin = process.env.ALPACA_SANDBOXES_PLUGIN || path.join(path.dirname(databasePlugin), 'sandboxes.so');
 export const PG_BIN = process.env.ALPACA_TEST_PG_BIN || '/usr/lib/postgresql/15/bin';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

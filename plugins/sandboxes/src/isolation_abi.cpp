@@ -2,9 +2,9 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <random>
 
 #include "service.hpp"
@@ -69,7 +69,8 @@ ExecSpec to_exec(const alpaca_isolation_command* c) {
   e.argv = list(c->argv);
   for (const auto& kv : list(c->env)) {
     auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw std::runtime_error("env entry without '=': " + kv);
+    if (eq == std::string::npos || eq == 0)
+      throw std::runtime_error("env entry without '=': " + kv);
     e.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   if (c->cwd) e.cwd = c->cwd;
@@ -258,17 +259,33 @@ void* read_file(alpaca_isolation_box* b, const char* path, size_t max_len, size_
   return nullptr;
 }
 
-void free_buffer(void* p) { std::free(p); }
+void free_buffer(void* p) {
+  std::free(p);
+}
 
 const alpaca_isolation_api kTable = {
-    sizeof(alpaca_isolation_api), box_start,   box_destroy, box_alive,  exec,
-    result_free,                  spawn,       process_running,         process_stop,
-    expose_port,                  write_file,  read_file,   free_buffer,
+    sizeof(alpaca_isolation_api),
+    box_start,
+    box_destroy,
+    box_alive,
+    exec,
+    result_free,
+    spawn,
+    process_running,
+    process_stop,
+    expose_port,
+    write_file,
+    read_file,
+    free_buffer,
 };
 
 }  // namespace
 
-const alpaca_isolation_api* isolation_table() { return &kTable; }
-void bind_isolation(Service* svc) { g_service.store(svc); }
+const alpaca_isolation_api* isolation_table() {
+  return &kTable;
+}
+void bind_isolation(Service* svc) {
+  g_service.store(svc);
+}
 
 }  // namespace sandboxes

@@ -9,8 +9,7 @@ namespace sandboxes {
 
 class SandboxesPlugin : public alpaca::Plugin {
  public:
-  explicit SandboxesPlugin(alpaca::Host& host)
-      : Plugin(host), service_(host, read_settings(host)) {
+  explicit SandboxesPlugin(alpaca::Host& host) : Plugin(host), service_(host, read_settings(host)) {
     add_sandbox_routes(host, service_);
     add_exec_routes(host, service_);
     add_file_routes(host, service_);

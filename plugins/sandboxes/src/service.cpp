@@ -1,12 +1,11 @@
 #include "service.hpp"
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <cstdio>
 #include <ctime>
@@ -57,7 +56,9 @@ void make_dirs(const std::string& path) {
   }
 }
 
-bool active(const Record& r) { return r.status == "creating" || r.status == "running"; }
+bool active(const Record& r) {
+  return r.status == "creating" || r.status == "running";
+}
 
 }  // namespace
 
@@ -81,9 +82,13 @@ std::string iso_time(int64_t ms) {
 Service::Service(alpaca::Host& host, Settings settings)
     : host_(host), settings_(std::move(settings)) {}
 
-Service::~Service() { stop(); }
+Service::~Service() {
+  stop();
+}
 
-std::string Service::records_dir() const { return host_.data_dir() + "/sandboxes/records"; }
+std::string Service::records_dir() const {
+  return host_.data_dir() + "/sandboxes/records";
+}
 
 void Service::start() {
   std::string base = host_.data_dir() + "/sandboxes";
@@ -106,7 +111,8 @@ void Service::start() {
     driver_ = std::make_unique<DockerDriver>(dc);
   } else {
     BwrapConfig bc;
-    bc.helper = settings_.helper.empty() ? plugin_dir() + "/alpaca-sandbox-enter" : settings_.helper;
+    bc.helper =
+        settings_.helper.empty() ? plugin_dir() + "/alpaca-sandbox-enter" : settings_.helper;
     bc.run_dir = base + "/run";
     bc.ro_binds = settings_.ro_binds;
     bc.blocked_cidrs = settings_.blocked_ranges;
@@ -148,7 +154,8 @@ void Service::start() {
   reaper_ = std::thread([this] { reaper_loop(); });
   fill_pool();
   host_.info("sandboxes: driver " + driver_->name() + ", warm pool " +
-             std::to_string(settings_.warm_pool) + (settings_.network ? ", network on" : ", network off"));
+             std::to_string(settings_.warm_pool) +
+             (settings_.network ? ", network on" : ", network off"));
 }
 
 void Service::stop() {
@@ -201,8 +208,8 @@ void Service::fill_pool() {
       if (box && !stopping_) {
         pooled_ids_[box.get()] = id;
         pool_.push_back(std::move(box));
-      }
-      else if (box) box->destroy();
+      } else if (box)
+        box->destroy();
       --booting_;
       cv_.notify_all();
     }).detach();
@@ -333,11 +340,11 @@ std::shared_ptr<Box> Service::running_box(const std::string& owner, const std::s
     throw alpaca::HttpError(404, "Sandbox not found", "No sandbox " + id + " of yours");
   Entry& e = it->second;
   if (e.rec.status != "running" || !e.box)
-    throw alpaca::HttpError(409, "Sandbox is not running",
-                            "Sandbox " + id + " is " + e.rec.status +
-                                (e.rec.status == "creating" ? "; poll GET /sandboxes/" + id +
-                                                                  " until status=running"
-                                                            : ""));
+    throw alpaca::HttpError(
+        409, "Sandbox is not running",
+        "Sandbox " + id + " is " + e.rec.status +
+            (e.rec.status == "creating" ? "; poll GET /sandboxes/" + id + " until status=running"
+                                        : ""));
   return e.box;
 }
 
@@ -349,8 +356,8 @@ ExecResult Service::exec(const std::string& owner, const std::string& id, const 
     auto now = std::chrono::steady_clock::now();
     while (!execs.empty() && now - execs.front() >= std::chrono::minutes(1)) execs.pop_front();
     if (static_cast<int>(execs.size()) >= settings_.exec_per_minute) {
-      auto wait = std::chrono::duration_cast<std::chrono::seconds>(
-          execs.front() + std::chrono::minutes(1) - now);
+      auto wait = std::chrono::duration_cast<std::chrono::seconds>(execs.front() +
+                                                                   std::chrono::minutes(1) - now);
       throw alpaca::HttpError(429, "Exec rate limit exceeded",
                               "At most " + std::to_string(settings_.exec_per_minute) +
                                   " execs per minute per sandbox; retry in " +
@@ -378,7 +385,8 @@ void Service::write_file(const std::string& owner, const std::string& id, const 
 std::unique_ptr<Box> Service::start_box(const BoxSpec& spec) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!unavailable_.empty()) throw std::runtime_error("sandboxes are unavailable: " + unavailable_);
+    if (!unavailable_.empty())
+      throw std::runtime_error("sandboxes are unavailable: " + unavailable_);
   }
   return driver_->start(spec);
 }
@@ -393,8 +401,8 @@ void Service::reaper_loop() {
     std::vector<std::string> forget;
     for (auto& [id, e] : entries_) {
       if (e.rec.status == "running" && now >= e.rec.expires_ms) {
-        end(e, "expired", "The sandbox reached its time limit (" +
-                              std::to_string(settings_.ttl_seconds) + " s)");
+        end(e, "expired",
+            "The sandbox reached its time limit (" + std::to_string(settings_.ttl_seconds) + " s)");
         doomed.push_back(std::move(e.box));
       } else if (e.rec.status == "running" && e.box && !e.box->alive()) {
         end(e, "failed", "The sandbox's processes ended unexpectedly");
@@ -424,8 +432,10 @@ std::string Service::record_json(const Record& r) const {
   o.set("status", r.status);
   o.set("created_at", iso_time(r.created_ms));
   o.set("expires_at", iso_time(r.expires_ms));
-  if (r.ended_ms) o.set("ended_at", iso_time(r.ended_ms));
-  else o.set("ended_at", Poco::Dynamic::Var());
+  if (r.ended_ms)
+    o.set("ended_at", iso_time(r.ended_ms));
+  else
+    o.set("ended_at", Poco::Dynamic::Var());
   if (!r.error.empty()) o.set("error", r.error);
   if (r.status == "creating")
     o.set("note", "Poll GET /sandboxes/" + r.id + " until status=running before exec");
@@ -507,7 +517,9 @@ void Service::load_records() {
       host_.warn("sandboxes: skipping unreadable record " + n + ": " + ex.what());
     }
   }
-  if (reaped) host_.info("sandboxes: " + std::to_string(reaped) + " sandbox(es) of the last run marked stopped");
+  if (reaped)
+    host_.info("sandboxes: " + std::to_string(reaped) +
+               " sandbox(es) of the last run marked stopped");
 }
 
 }  // namespace sandboxes

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <alpaca/plugin.hpp>
-
 #include <chrono>
 #include <condition_variable>
 #include <deque>

@@ -73,10 +73,10 @@ Settings read_settings(const alpaca::Host& host) {
       "ro_binds",
       "/usr,/etc/ssl,/etc/ca-certificates,/etc/alternatives,/etc/ld.so.cache,/etc/localtime,"
       "/etc/python3,/etc/python3.11,/etc/mime.types"));
-  s.blocked_ranges = split_list(host.config(
-      "blocked_ranges",
-      "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16,0.0.0.0/8,"
-      "127.0.0.0/8,192.0.0.0/24,198.18.0.0/15,224.0.0.0/4,240.0.0.0/4"));
+  s.blocked_ranges = split_list(
+      host.config("blocked_ranges",
+                  "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16,0.0.0.0/8,"
+                  "127.0.0.0/8,192.0.0.0/24,198.18.0.0/15,224.0.0.0/4,240.0.0.0/4"));
   s.keep_ended_hours = number(host, "keep_ended_hours", 24, 0, 24 * 365);
   s.docker_socket = host.config("docker_socket", "/var/run/docker.sock");
   s.docker_image = host.config("docker_image", "alpaca-sandbox:latest");

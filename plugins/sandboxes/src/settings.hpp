@@ -2,7 +2,6 @@
 #pragma once
 
 #include <alpaca/plugin.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>

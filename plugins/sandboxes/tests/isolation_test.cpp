@@ -39,7 +39,11 @@ TEST(Utf8, ReplacesInvalidSequences) {
   bool ok = false;
   EXPECT_EQ(valid_utf8("héllo", &ok), "héllo");
   EXPECT_TRUE(ok);
-  EXPECT_EQ(valid_utf8(std::string("a\xff" "b"), &ok), "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(valid_utf8(std::string("a\xff"
+                                   "b"),
+                       &ok),
+            "a\xef\xbf\xbd"
+            "b");
   EXPECT_FALSE(ok);
   EXPECT_EQ(valid_utf8(std::string("\xc0\xaf"), &ok), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong
   EXPECT_EQ(valid_utf8(std::string("\xed\xa0\x80"), &ok).find("\xed"), std::string::npos);

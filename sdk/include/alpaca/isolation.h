@@ -93,8 +93,7 @@ typedef struct alpaca_isolation_api {
   void (*process_stop)(alpaca_isolation_box* box, uint64_t handle);
   /* Makes TCP box_port inside the box reachable at 127.0.0.1:<return value> on the host
    * (needs network). 0 on failure with a message in err. */
-  uint16_t (*expose_port)(alpaca_isolation_box* box, uint16_t box_port, char* err,
-                          size_t err_cap);
+  uint16_t (*expose_port)(alpaca_isolation_box* box, uint16_t box_port, char* err, size_t err_cap);
   /* Files by absolute path in the box; paths cannot leave it. write: 0 or -1 (err).
    * read: a malloc'd buffer (free with free_buffer) and *len, or NULL (err); max_len 0 = the
    * server's sandboxes.max_file_bytes. */

@@ -71,14 +71,22 @@ Args parse(int argc, char** argv) {
     }
     if (i + 1 >= argc) die("option " + k + " needs a value");
     std::string v = argv[++i];
-    if (k == "--cgroup") a.cgroups.push_back(v);
-    else if (k == "--ns-fds") a.ns_fds = std::atoi(v.c_str());
-    else if (k == "--uid") a.uid = std::atol(v.c_str());
-    else if (k == "--gid") a.gid = std::atol(v.c_str());
-    else if (k == "--seccomp-fd") a.seccomp_fd = std::atoi(v.c_str());
-    else if (k == "--cwd") a.cwd = v;
-    else if (k == "--log") a.log = v;
-    else die("unknown option " + k);
+    if (k == "--cgroup")
+      a.cgroups.push_back(v);
+    else if (k == "--ns-fds")
+      a.ns_fds = std::atoi(v.c_str());
+    else if (k == "--uid")
+      a.uid = std::atol(v.c_str());
+    else if (k == "--gid")
+      a.gid = std::atol(v.c_str());
+    else if (k == "--seccomp-fd")
+      a.seccomp_fd = std::atoi(v.c_str());
+    else if (k == "--cwd")
+      a.cwd = v;
+    else if (k == "--log")
+      a.log = v;
+    else
+      die("unknown option " + k);
   }
   for (; i < argc; ++i) a.argv.push_back(argv[i]);
   a.argv.push_back(nullptr);

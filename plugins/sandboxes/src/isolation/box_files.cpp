@@ -85,9 +85,7 @@ class AsBoxUser {
 }  // namespace
 
 std::string checked_box_path(const std::string& path) {
-  auto bad = [&](const std::string& why) {
-    throw BoxError(400, "Invalid path", why);
-  };
+  auto bad = [&](const std::string& why) { throw BoxError(400, "Invalid path", why); };
   if (path.empty() || path[0] != '/') bad("Paths are absolute inside the sandbox: " + path);
   if (path.find('\0') != std::string::npos) bad("The path contains a NUL byte");
   if (path.size() > 4096) bad("The path is longer than 4096 bytes");

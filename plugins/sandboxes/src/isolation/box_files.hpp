@@ -1,7 +1,7 @@
 // Files of a running box, reached from the host through its root (an O_PATH descriptor of
-// /proc/<init>/root taken when the box started, so a reused pid can never redirect it) with openat2's
-// RESOLVE_IN_ROOT: "..", absolute symlinks and relative ones all resolve inside the box, and
-// /proc magic links are refused, so no path can name a host file.
+// /proc/<init>/root taken when the box started, so a reused pid can never redirect it) with
+// openat2's RESOLVE_IN_ROOT: "..", absolute symlinks and relative ones all resolve inside the box,
+// and /proc magic links are refused, so no path can name a host file.
 #pragma once
 
 #include <sys/types.h>

@@ -1,10 +1,10 @@
 #include "bwrap_driver.hpp"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -95,7 +95,8 @@ std::vector<std::string> host_addresses() {
     if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
     char text[INET_ADDRSTRLEN];
     auto* in = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
-    if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) out.push_back(std::string(text) + "/32");
+    if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text))
+      out.push_back(std::string(text) + "/32");
   }
   ::freeifaddrs(list);
   return out;
@@ -160,6 +161,7 @@ class BwrapBox : public Box {
   // and file access go through these, never through a pid that could be reused.
   std::vector<int> ns_fds_;
   int root_fd_ = -1;
+  int life_fd_ = -1;  // the box lives while this is open
   pid_t slirp_pid_ = -1;
   int slirp_exit_fd_ = -1;  // slirp4netns exits when this closes (also if the server dies)
   std::string api_socket_;
@@ -190,8 +192,8 @@ void BwrapBox::boot() {
     a.push_back(f);
   }
   if (::geteuid() == 0) {
-    a.insert(a.end(), {"--uid", std::to_string(cfg_.host_uid), "--gid",
-                       std::to_string(cfg_.host_gid)});
+    a.insert(a.end(),
+             {"--uid", std::to_string(cfg_.host_uid), "--gid", std::to_string(cfg_.host_gid)});
   }
   std::string disk = std::to_string(spec_.limits.disk_bytes);
   a.insert(a.end(), {"--seccomp-fd", "4", "--", cfg_.bwrap, "--unshare-user", "--unshare-pid",
@@ -204,8 +206,9 @@ void BwrapBox::boot() {
   // /etc files come as memfds: bwrap runs as the box's host uid, which may not be allowed to
   // read anything under the data dir.
   std::vector<std::pair<int, int>> etc_fds;
-  const int readyfd = 5;  // a single digit: the init's sh (dash) takes no more
-  int next_fd = 6;
+  const int readyfd = 5;  // single digits: the init's sh (dash) takes no more
+  const int lifefd = 6;
+  int next_fd = 7;
   for (const auto& [name, text] : etc_files()) {
     int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
     if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
@@ -223,40 +226,43 @@ void BwrapBox::boot() {
   a.insert(a.end(), {"--proc", "/proc", "--dir", "/dev"});
   for (const char* d : {"null", "zero", "full", "random", "urandom"})
     a.insert(a.end(), {"--dev-bind-try", std::string("/dev/") + d, std::string("/dev/") + d});
-  a.insert(a.end(), {"--symlink", "/proc/self/fd", "/dev/fd", "--perms", "1777", "--size",
-                     disk, "--tmpfs", "/dev/shm"});
-  a.insert(a.end(), {"--perms", "1777", "--size", disk, "--tmpfs", "/tmp", "--perms", "0755",
-                     "--size", disk, "--tmpfs", "/app", "--perms", "0755", "--size", disk,
-                     "--tmpfs", "/home/user"});
+  a.insert(a.end(), {"--symlink", "/proc/self/fd", "/dev/fd", "--perms", "1777", "--size", disk,
+                     "--tmpfs", "/dev/shm"});
+  a.insert(a.end(),
+           {"--perms", "1777", "--size", disk, "--tmpfs", "/tmp", "--perms", "0755", "--size", disk,
+            "--tmpfs", "/app", "--perms", "0755", "--size", disk, "--tmpfs", "/home/user"});
   for (const auto& m : spec_.mounts)
     a.insert(a.end(), {m.read_only ? "--ro-bind" : "--bind", m.host_path, m.box_path});
   // bwrap reports the init's pid before it builds the box's file system; the init says when the
-  // box is complete (pid 1 runs it only then) on the ready pipe, and closes it.
+  // box is complete (pid 1 runs it only then) on the ready pipe, and closes it. Then it waits
+  // for the end of the life pipe, whose other end only the server holds: when the server closes
+  // it or dies (even by SIGKILL), the init ends, and with it bwrap's pid 1 and the whole pid
+  // namespace. (--die-with-parent alone lets the box outlive a killed outer bwrap.)
   a.insert(a.end(), {"--remount-ro", "/", "--seccomp", "4", "--info-fd", "3", "--chdir", "/app",
-                     "--", "sh", "-c",
-                     "printf 1 >&" + std::to_string(readyfd) + "; exec " +
-                         std::to_string(readyfd) + ">&-; exec sleep infinity"});
-  int ready[2];
-  if (::pipe2(ready, O_CLOEXEC) != 0) {
+                     "--", "sh", "-c", "printf 1 >&5; exec 5>&-; read _ <&6; exec 6<&-"});
+  int ready[2], life[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(life, O_CLOEXEC) != 0) {
     for (auto& [ours, theirs] : etc_fds) ::close(ours);
     throw std::runtime_error("pipe failed");
   }
+  life_fd_ = life[1];
 
   SpawnOptions opt;
   opt.argv = a;
   opt.env = box_env({});
-  opt.fds = {{info[1], 3}, {ready[1], readyfd}};
+  opt.fds = {{info[1], 3}, {ready[1], readyfd}, {life[0], lifefd}};
   opt.fds.insert(opt.fds.end(), etc_fds.begin(), etc_fds.end());
   Child c;
   try {
     c = spawn_lasting_child(opt);
   } catch (...) {
-    for (int fd : {info[0], info[1], ready[0], ready[1]}) ::close(fd);
+    for (int fd : {info[0], info[1], ready[0], ready[1], life[0]}) ::close(fd);
     for (auto& [ours, theirs] : etc_fds) ::close(ours);
     throw;
   }
   ::close(info[1]);
   ::close(ready[1]);
+  ::close(life[0]);
   for (auto& [ours, theirs] : etc_fds) ::close(ours);
   close_fd(c.out);
   bwrap_pid_ = c.pid;
@@ -311,9 +317,20 @@ void BwrapBox::start_network() {
   api_socket_ = cfg_.run_dir + "/" + spec_.id + ".net";
   ::unlink(api_socket_.c_str());
   SpawnOptions opt;
-  opt.argv = {cfg_.slirp4netns, "--configure", "--mtu=65520", "--disable-host-loopback",
-              "--enable-sandbox", "--enable-seccomp", "--ready-fd", "3", "--exit-fd", "4",
-              "--api-socket", api_socket_, std::to_string(init_pid_), "tap0"};
+  opt.argv = {cfg_.slirp4netns,
+              "--configure",
+              "--mtu=65520",
+              "--disable-host-loopback",
+              "--enable-sandbox",
+              "--enable-seccomp",
+              "--ready-fd",
+              "3",
+              "--exit-fd",
+              "4",
+              "--api-socket",
+              api_socket_,
+              std::to_string(init_pid_),
+              "tap0"};
   opt.env = {std::string("PATH=") + kPath};
   opt.fds = {{ready[1], 3}, {exitp[0], 4}};
   Child c;
@@ -342,13 +359,16 @@ void BwrapBox::block_ranges() {
   for (const auto& cidr : cfg_.blocked_cidrs) batch += "route add blackhole " + cidr + "\n";
   for (const auto& cidr : host_addresses()) batch += "route add blackhole " + cidr + "\n";
   SpawnOptions opt;
-  opt.argv = {cfg_.nsenter, "--net=/proc/" + std::to_string(init_pid_) + "/ns/net", "--",
-              cfg_.ip, "-force", "-batch", "-"};
+  opt.argv = {cfg_.nsenter, "--net=/proc/" + std::to_string(init_pid_) + "/ns/net",
+              "--",         cfg_.ip,
+              "-force",     "-batch",
+              "-"};
   opt.env = {std::string("PATH=") + kPath};
   opt.pipe_stdin = true;
   Child c = spawn_child(opt);
-  Collected r = collect_child(c, batch, clock::now() + std::chrono::seconds(10), 65536,
-                              [&] { ::kill(c.pid, SIGKILL); }, [] {});
+  Collected r = collect_child(
+      c, batch, clock::now() + std::chrono::seconds(10), 65536, [&] { ::kill(c.pid, SIGKILL); },
+      [] {});
   if (r.status != 0)
     throw std::runtime_error("cannot block private ranges in the sandbox network: " + r.err);
 }
@@ -381,8 +401,10 @@ ExecResult BwrapBox::exec(const ExecSpec& s) {
   for (size_t i = 0; i < ns_fds_.size(); ++i) opt.fds.emplace_back(ns_fds_[i], kNsFdBase + int(i));
   Child c = spawn_child(opt);
   auto kill_tree = [&] {
-    if (cfg_.cgroups) cfg_.cgroups->kill_all(spec_.id, leaf);
-    else ::kill(c.pid, SIGKILL);
+    if (cfg_.cgroups)
+      cfg_.cgroups->kill_all(spec_.id, leaf);
+    else
+      ::kill(c.pid, SIGKILL);
   };
   Collected r = collect_child(c, s.stdin_data, started + std::chrono::milliseconds(s.timeout_ms),
                               s.output_limit, kill_tree, kill_tree);
@@ -480,10 +502,10 @@ uint16_t BwrapBox::expose_port(uint16_t box_port) {
     ::close(fd);
     throw BoxError(500, "Cannot reach the sandbox's network helper");
   }
-  std::string cmd = "{\"execute\": \"add_hostfwd\", \"arguments\": {\"proto\": \"tcp\", "
-                    "\"host_addr\": \"127.0.0.1\", \"host_port\": " +
-                    std::to_string(host_port) + ", \"guest_port\": " + std::to_string(box_port) +
-                    "}}";
+  std::string cmd =
+      "{\"execute\": \"add_hostfwd\", \"arguments\": {\"proto\": \"tcp\", "
+      "\"host_addr\": \"127.0.0.1\", \"host_port\": " +
+      std::to_string(host_port) + ", \"guest_port\": " + std::to_string(box_port) + "}}";
   ssize_t w = ::write(fd, cmd.data(), cmd.size());
   ::shutdown(fd, SHUT_WR);
   std::string reply;
@@ -513,6 +535,7 @@ void BwrapBox::destroy() {
     destroyed_ = true;
     spawned.swap(spawned_);
   }
+  close_fd(life_fd_);
   if (cfg_.cgroups) cfg_.cgroups->remove_box(spec_.id);
   if (bwrap_pid_ > 0) {
     ::kill(bwrap_pid_, SIGKILL);  // --die-with-parent takes the box's pid 1, and so the rest

@@ -112,16 +112,19 @@ std::optional<Cgroups> Cgroups::detect(const std::string& root_name, std::string
     for (size_t end = 0; end != std::string::npos;) {
       end = root_name.find('/', end + 1);
       std::string prefix = root_name.substr(0, end);
-      std::vector<std::string> mounts =
-          c.v2_ ? std::vector<std::string>{c.unified_} : std::vector<std::string>{c.memory_, c.cpu_, c.pids_};
+      std::vector<std::string> mounts = c.v2_
+                                            ? std::vector<std::string>{c.unified_}
+                                            : std::vector<std::string>{c.memory_, c.cpu_, c.pids_};
       for (const auto& m : mounts) make_dir(m + "/" + prefix);
       if (c.v2_)
         must_write(c.unified_ + "/" + prefix + "/cgroup.subtree_control", "+memory +cpu +pids");
       // CPU weight is shared among siblings: with the default, all sandboxes together would
       // weigh as much as one host process and crawl on a busy machine. Give the tree the weight
       // of 16 processes; each box is still capped by its own quota (cpu_millis).
-      if (c.v2_) write_text(c.unified_ + "/" + prefix + "/cpu.weight", "1600");
-      else write_text(c.cpu_ + "/" + prefix + "/cpu.shares", "16384");
+      if (c.v2_)
+        write_text(c.unified_ + "/" + prefix + "/cpu.weight", "1600");
+      else
+        write_text(c.cpu_ + "/" + prefix + "/cpu.shares", "16384");
     }
   } catch (const std::exception& e) {
     *why = e.what();

@@ -40,7 +40,7 @@ class Cgroups {
   std::vector<int> pids(const std::string& rel) const;
   bool v2_ = false;
   std::string root_name_;
-  std::string unified_;  // v2 mount
+  std::string unified_;              // v2 mount
   std::string memory_, cpu_, pids_;  // v1 mounts
 };
 

@@ -34,9 +34,9 @@ struct BoxSpec {
 };
 
 struct ExecSpec {
-  std::vector<std::string> argv;                            // argv[0] looked up in PATH
-  std::vector<std::pair<std::string, std::string>> env;     // added to the box's defaults
-  std::string cwd = "/app";                                 // inside the box
+  std::vector<std::string> argv;                         // argv[0] looked up in PATH
+  std::vector<std::pair<std::string, std::string>> env;  // added to the box's defaults
+  std::string cwd = "/app";                              // inside the box
   std::string stdin_data;
   uint32_t timeout_ms = 60000;
   size_t output_limit = 1 << 20;  // per stream; more is read and dropped
@@ -47,7 +47,7 @@ struct ExecResult {
   std::string stderr_data;
   int exit_code = -1;  // 128 + signal when killed by one
   bool truncated = false;
-  bool timed_out = false;    // the timeout killed the process tree
+  bool timed_out = false;      // the timeout killed the process tree
   bool out_of_memory = false;  // the memory limit killed a process
   uint64_t duration_ms = 0;
 };

@@ -29,9 +29,12 @@ ExecSpec parse_exec(const Service& svc, const std::string& runtime, alpaca::Requ
     s.argv = {"sh", "-c", command};
   } else {
     if (!has_language) language = runtime;
-    if (language == "python") s.argv = {"python3", "-c", code};
-    else if (language == "node" || language == "javascript") s.argv = {"node", "-e", code};
-    else if (language == "shell" || language == "sh" || language == "bash") s.argv = {"sh", "-c", code};
+    if (language == "python")
+      s.argv = {"python3", "-c", code};
+    else if (language == "node" || language == "javascript")
+      s.argv = {"node", "-e", code};
+    else if (language == "shell" || language == "sh" || language == "bash")
+      s.argv = {"sh", "-c", code};
     else
       throw alpaca::HttpError(400, "Unknown language '" + language + "'",
                               "One of: python, node, shell");
@@ -49,8 +52,8 @@ ExecSpec parse_exec(const Service& svc, const std::string& runtime, alpaca::Requ
   if (body->has("timeout_ms") && !body->isNull("timeout_ms")) {
     Poco::Dynamic::Var v = body->get("timeout_ms");
     double t = 0;
-    if (!v.isNumeric() || (t = v.convert<double>()) < 1 || t != static_cast<double>(static_cast<int64_t>(t)) ||
-        t > svc.settings().exec_timeout_max_ms)
+    if (!v.isNumeric() || (t = v.convert<double>()) < 1 ||
+        t != static_cast<double>(static_cast<int64_t>(t)) || t > svc.settings().exec_timeout_max_ms)
       throw alpaca::HttpError(400, "'timeout_ms' must be a whole number of milliseconds",
                               "From 1 to " + std::to_string(svc.settings().exec_timeout_max_ms));
     s.timeout_ms = static_cast<uint32_t>(t);

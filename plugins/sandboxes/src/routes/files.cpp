@@ -98,8 +98,8 @@ void write(Service& svc, alpaca::Request& req, alpaca::Response& res) {
     svc.write_file(owner, id, path, data);
     return 0;
   });
-  res.json(201, "{\"path\":\"" + alpaca::json_escape(path) + "\",\"size\":" +
-                    std::to_string(data.size()) + "}");
+  res.json(201, "{\"path\":\"" + alpaca::json_escape(path) +
+                    "\",\"size\":" + std::to_string(data.size()) + "}");
 }
 
 }  // namespace

@@ -2,10 +2,9 @@
 // is always valid UTF-8 in answers.
 #pragma once
 
-#include <alpaca/plugin.hpp>
-
 #include <Poco/JSON/Object.h>
 
+#include <alpaca/plugin.hpp>
 #include <string>
 
 namespace sandboxes {

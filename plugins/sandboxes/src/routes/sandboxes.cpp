@@ -6,7 +6,8 @@ namespace sandboxes {
 
 std::string caller_owner(const alpaca::Request& req) {
   const alpaca_caller& c = req.caller();
-  if (c.kind == ALPACA_CALLER_ACCOUNT && c.account_id) return std::string("account:") + c.account_id;
+  if (c.kind == ALPACA_CALLER_ACCOUNT && c.account_id)
+    return std::string("account:") + c.account_id;
   if (c.kind == ALPACA_CALLER_PROJECT_JWT && c.project_ref && c.role &&
       std::string(c.role) == "service_role")
     return std::string("project:") + c.project_ref;
@@ -23,7 +24,8 @@ void create(Service& svc, alpaca::Request& req, alpaca::Response& res) {
   if (!has_runtime)
     throw alpaca::HttpError(400, "Missing 'runtime'", "One of: node, python, shell");
   if (runtime != "node" && runtime != "python" && runtime != "shell")
-    throw alpaca::HttpError(400, "Unknown runtime '" + runtime + "'", "One of: node, python, shell");
+    throw alpaca::HttpError(400, "Unknown runtime '" + runtime + "'",
+                            "One of: node, python, shell");
   std::string label = optional_string(body, "label", nullptr);
   if (label.size() > 200) throw alpaca::HttpError(400, "'label' is longer than 200 characters");
   bool valid = true;
