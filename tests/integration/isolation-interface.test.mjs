@@ -734,8 +734,8 @@ t('box_alive: 0 once the box\'s init is killed from outside; calls on it then fa
     assert.ok(sleeper, 'spawned sleep not found');
     const boxId = boxIdOf(sleeper);
     assert.ok(boxId, sleeper.cgroup);
-    // Kill the box's pid 1 (sleep infinity in the box's init cgroup).
-    const init = processesNaming([boxId]).find((p) => p.cmdline === 'sleep infinity');
+    // Kill the box's init (the sh that waits on the server's life pipe, in the init cgroup).
+    const init = processesNaming([boxId]).find((p) => p.cmdline.startsWith('sh -c printf 1'));
     assert.ok(init, `box init not found:\n  ${describe(processesNaming([boxId]))}`);
     process.kill(init.pid, 'SIGKILL');
     let alive = true;
