@@ -535,7 +535,8 @@ TEST_F(DockerDriverTest, PidsLimitHoldsAForkBomb) {
   ExecResult r = box->exec(bomb);
   EXPECT_TRUE(r.timed_out);
   EXPECT_EQ(r.exit_code, 137);
-  EXPECT_LT(ms_since(t0), 10000);
+  // It returns; killing a full pids table through the engine takes seconds on a busy machine.
+  EXPECT_LT(ms_since(t0), 30000);
   ExecResult after = box->exec(sh("cat /sys/fs/cgroup/pids/pids.max; echo ok"));
   EXPECT_EQ(after.stdout_data, "64\nok\n") << after.stderr_data;
   // The supervisor, and the counting exec's wrapper and shell.
