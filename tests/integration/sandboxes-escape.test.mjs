@@ -502,7 +502,7 @@ t('background processes left by an exec are killed when it returns (also setsid/
   });
   assert.equal(e.stdout, 'started\n');
   assert.equal(e.timed_out, false, 'the exec waited for its background children');
-  assert.ok(e.wall < 3000, `the exec returned after ${Math.round(e.wall)} ms`);
+  assert.ok(e.wall < 15000, `the exec returned after ${Math.round(e.wall)} ms (its children sleep ~25 h)`);
   await sleep(300);
   const seen = await pyJson(server, A, victim.id, `
 import os, json

@@ -317,7 +317,7 @@ TEST_F(DockerDriverTest, EnvironmentAndUser) {
   ExecResult o = shared().exec(odd);
   EXPECT_EQ(o.stdout_data, "/nowhere\n");
   EXPECT_EQ(o.exit_code, 0);
-  EXPECT_LT(o.duration_ms, 1500u);
+  EXPECT_LT(o.duration_ms, 20000u);  // not the 100 s of its leftover
   EXPECT_EQ(count_processes(shared(), "sleep"), 0);
 }
 
@@ -357,7 +357,7 @@ TEST_F(DockerDriverTest, TimeoutKillsTheTree) {
   EXPECT_NE(r.stderr_data.find("alpaca: timed out after 500 ms; the process tree was killed\n"),
             std::string::npos)
       << r.stderr_data;
-  EXPECT_LT(took, 3000);
+  EXPECT_LT(took, 20000);  // far below the 100 s sleeps, with room for a busy machine
   EXPECT_EQ(count_processes(box, "sleep"), 0);
 
   // Output written before the timeout is kept.
@@ -377,7 +377,7 @@ TEST_F(DockerDriverTest, LeftoversAreKilledWhenExecReturns) {
   long long took = ms_since(t0);
   EXPECT_EQ(r.stdout_data, "started\n");
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_LT(took, 1500) << "the exec waited for its leftovers";
+  EXPECT_LT(took, 20000) << "the exec waited for its leftovers (100 s)";
   EXPECT_EQ(count_processes(box, "sleep"), 0);
 
   // python's start_new_session (a daemon's setsid) is caught by the exec's marker.
@@ -413,7 +413,7 @@ TEST_F(DockerDriverTest, ConcurrentExecs) {
   auto t0 = Clock::now();
   for (int i = 0; i < 5; ++i) {
     threads.emplace_back([&, i] {
-      std::string cmd = "sleep 1 & sleep 0.6; echo ";
+      std::string cmd = "sleep 1 & sleep 3; echo ";
       cmd += std::to_string(i);
       results[static_cast<size_t>(i)] = box.exec(sh(cmd));
     });
@@ -423,7 +423,7 @@ TEST_F(DockerDriverTest, ConcurrentExecs) {
     EXPECT_EQ(results[static_cast<size_t>(i)].stdout_data, std::to_string(i) + "\n");
     EXPECT_EQ(results[static_cast<size_t>(i)].exit_code, 0);
   }
-  EXPECT_LT(ms_since(t0), 4000);
+  EXPECT_LT(ms_since(t0), 12000);  // one after another they take 15 s
   EXPECT_EQ(count_processes(box, "sleep"), 0);
 }
 
