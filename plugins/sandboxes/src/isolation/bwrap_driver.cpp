@@ -270,8 +270,11 @@ void BwrapBox::boot() {
   auto deadline = clock::now() + std::chrono::seconds(10);
   bool ok = read_until(info[0], text, "}", deadline);
   ::close(info[0]);
+  auto at = text.find("\"child-pid\"");
+  if (ok && at != std::string::npos)
+    init_pid_ = static_cast<pid_t>(std::atol(text.c_str() + text.find(':', at) + 1));
   std::string ready_text;
-  ok = ok && read_until(ready[0], ready_text, "1", deadline);
+  ok = init_pid_ > 0 && read_until(ready[0], ready_text, "1", deadline);
   ::close(ready[0]);
   if (!ok) {
     ::kill(bwrap_pid_, SIGKILL);
@@ -281,10 +284,9 @@ void BwrapBox::boot() {
                              (why.empty() ? std::string() : ": " + why));
   }
   close_fd(c.err);
-  auto at = text.find("\"child-pid\"");
-  if (at == std::string::npos) throw std::runtime_error("bubblewrap gave no child pid: " + text);
-  init_pid_ = static_cast<pid_t>(std::atol(text.c_str() + text.find(':', at) + 1));
   open_namespaces();
+  // Only now: netlink work in the box's namespace while bwrap still sets up its loopback makes
+  // either fail now and then.
   if (spec_.network) start_network();
 }
 
@@ -356,8 +358,8 @@ void BwrapBox::start_network() {
 
 void BwrapBox::block_ranges() {
   std::string batch;
-  for (const auto& cidr : cfg_.blocked_cidrs) batch += "route add blackhole " + cidr + "\n";
-  for (const auto& cidr : host_addresses()) batch += "route add blackhole " + cidr + "\n";
+  for (const auto& cidr : cfg_.blocked_cidrs) batch += "route replace blackhole " + cidr + "\n";
+  for (const auto& cidr : host_addresses()) batch += "route replace blackhole " + cidr + "\n";
   SpawnOptions opt;
   opt.argv = {cfg_.nsenter, "--net=/proc/" + std::to_string(init_pid_) + "/ns/net",
               "--",         cfg_.ip,
