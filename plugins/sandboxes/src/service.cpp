@@ -308,12 +308,17 @@ std::vector<Record> Service::list(const std::string& owner) {
   return out;
 }
 
-Record Service::get(const std::string& owner, const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+// The owner's entry (mu_ held); another owner's is as unknown as a missing one.
+Service::Entry& Service::owned(const std::string& owner, const std::string& id) {
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.rec.owner != owner)
     throw alpaca::HttpError(404, "Sandbox not found", "No sandbox " + id + " of yours");
-  return it->second.rec;
+  return it->second;
+}
+
+Record Service::get(const std::string& owner, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return owned(owner, id).rec;
 }
 
 Record Service::remove(const std::string& owner, const std::string& id) {
@@ -321,10 +326,7 @@ Record Service::remove(const std::string& owner, const std::string& id) {
   Record r;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(id);
-    if (it == entries_.end() || it->second.rec.owner != owner)
-      throw alpaca::HttpError(404, "Sandbox not found", "No sandbox " + id + " of yours");
-    Entry& e = it->second;
+    Entry& e = owned(owner, id);
     if (active(e.rec)) end(e, "stopped");
     box = std::move(e.box);
     r = e.rec;
@@ -335,10 +337,7 @@ Record Service::remove(const std::string& owner, const std::string& id) {
 
 std::shared_ptr<Box> Service::running_box(const std::string& owner, const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(id);
-  if (it == entries_.end() || it->second.rec.owner != owner)
-    throw alpaca::HttpError(404, "Sandbox not found", "No sandbox " + id + " of yours");
-  Entry& e = it->second;
+  Entry& e = owned(owner, id);
   if (e.rec.status != "running" || !e.box)
     throw alpaca::HttpError(
         409, "Sandbox is not running",

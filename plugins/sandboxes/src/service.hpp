@@ -54,6 +54,7 @@ class Service {
     std::shared_ptr<Box> box;  // while creating/running
     std::deque<std::chrono::steady_clock::time_point> execs;
   };
+  Entry& owned(const std::string& owner, const std::string& id);
   std::shared_ptr<Box> running_box(const std::string& owner, const std::string& id);
   void boot(std::string id);
   void end(Entry& e, const std::string& status, const std::string& error = {});
